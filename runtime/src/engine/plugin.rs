@@ -1,0 +1,259 @@
+//! One loaded plugin: its checked metadata, its pre-instantiated component and the live
+//! instance reused across calls.
+
+use std::sync::{Mutex, MutexGuard};
+
+use pricing_sdk::{Departure, PriceError, Role};
+use wasmtime::Store;
+
+use super::bindings::travel::pricing::types as wit;
+use super::bindings::{Plugin as Bindings, PluginPre};
+use super::config::EngineConfig;
+use super::error::PluginError;
+use super::host::TICK;
+use super::limits::StoreState;
+
+/// Checked facts about a plugin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// The resource kind it prices.
+    pub kind: String,
+    /// Its semantic version.
+    pub version: String,
+    /// Component or adjustment.
+    pub role: Role,
+    /// Its one-line description.
+    pub description: String,
+    /// SHA-256 of the component bytes, hex.
+    pub hash: String,
+}
+
+impl PluginInfo {
+    pub(crate) fn check(meta: wit::Metadata, hash: &str) -> Result<Self, PluginError> {
+        let bad = |why: String| Err(PluginError::BadMetadata(why));
+        let kind_ok = meta.kind.len() <= 32
+            && meta.kind.starts_with(|c: char| c.is_ascii_lowercase())
+            && meta.kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !kind_ok {
+            return bad(format!("kind {:?} is not lowercase [a-z][a-z0-9-]* of at most 32 characters", meta.kind));
+        }
+        if meta.kind == "product" {
+            return bad("kind `product` is reserved for product definitions".into());
+        }
+        if let Err(e) = semver::Version::parse(&meta.version) {
+            return bad(format!("version {:?} is not a semantic version: {e}", meta.version));
+        }
+        Ok(PluginInfo {
+            kind: meta.kind,
+            version: meta.version,
+            role: match meta.role {
+                wit::Role::Component => Role::Component,
+                wit::Role::Adjustment => Role::Adjustment,
+            },
+            description: meta.description,
+            hash: hash.to_owned(),
+        })
+    }
+
+    /// `kind@version+hash8`: names the exact rules behind a price.
+    #[must_use]
+    pub fn id(&self) -> String {
+        format!("{}@{}+{}", self.kind, self.version, &self.hash[..8.min(self.hash.len())])
+    }
+}
+
+/// The answer to a batch: one amount per departure, or the plugin's reason it cannot
+/// be priced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Per departure, in batch order.
+    pub results: Vec<Result<i64, PriceError>>,
+}
+
+/// The live instance and its store.
+struct Live {
+    store: Store<StoreState>,
+    bindings: Bindings,
+}
+
+/// A loaded, checked plugin. Calls are serialised on its one live instance.
+pub struct Plugin {
+    pre: PluginPre<StoreState>,
+    config: EngineConfig,
+    info: PluginInfo,
+    id: String,
+    live: Mutex<Option<Live>>,
+}
+
+impl Plugin {
+    pub(crate) fn new(pre: PluginPre<StoreState>, config: EngineConfig, hash: String) -> Self {
+        let info = PluginInfo {
+            kind: "unchecked".into(),
+            version: "0.0.0".into(),
+            role: Role::Component,
+            description: String::new(),
+            hash,
+        };
+        let id = info.id();
+        Plugin { pre, config, info, id, live: Mutex::new(None) }
+    }
+
+    pub(crate) fn with_info(mut self, info: PluginInfo) -> Self {
+        self.id = info.id();
+        self.info = info;
+        self
+    }
+
+    pub(crate) fn hash(&self) -> &str {
+        &self.info.hash
+    }
+
+    /// Checked metadata.
+    #[must_use]
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// `kind@version+hash8`.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn read_metadata(&self) -> Result<wit::Metadata, PluginError> {
+        self.call(|store, b| b.call_metadata(store))
+    }
+
+    /// An empty batch must come back empty: proves `price-batch` runs at all.
+    pub(crate) fn smoke_test(&self) -> Result<(), PluginError> {
+        let mut batch = pricing_sdk::wire::BatchBuilder::new();
+        let outcome = self.price_batch(batch.finish(), 0)?;
+        debug_assert!(outcome.results.is_empty());
+        Ok(())
+    }
+
+    /// Validates one quote (`data` as JSON text) and returns its compact stored form,
+    /// or the plugin's reason for refusing it.
+    pub fn decode_quote(&self, key: &str, data: &str) -> Result<Result<Vec<u8>, PriceError>, PluginError> {
+        self.call(|store, b| b.call_decode_quote(store, key, data)).map(|r| r.map_err(price_error))
+    }
+
+    /// The resource keys each departure depends on for one product binding (JSON text).
+    pub fn dependencies(
+        &self,
+        binding: &str,
+        departures: &[Departure],
+    ) -> Result<Result<Vec<Vec<String>>, PriceError>, PluginError> {
+        let departures: Vec<wit::Departure> = departures
+            .iter()
+            .map(|d| wit::Departure {
+                city: d.city.clone(),
+                destination: d.destination.clone(),
+                date: d.date.to_string(),
+                nights: d.nights,
+                pax: d.pax,
+            })
+            .collect();
+        let keys = self.call(|store, b| b.call_dependencies(store, binding, &departures))?;
+        match keys {
+            Ok(keys) if keys.len() != departures.len() => Err(self.contract(format!(
+                "dependencies returned {} key lists for {} departures",
+                keys.len(),
+                departures.len()
+            ))),
+            other => Ok(other.map_err(price_error)),
+        }
+    }
+
+    /// Prices a batch built with [`pricing_sdk::wire::BatchBuilder`] holding
+    /// `departures` departures.
+    pub fn price_batch(&self, batch: &[u8], departures: usize) -> Result<BatchOutcome, PluginError> {
+        let result = self.call(|store, b| b.call_price_batch(store, batch))?;
+        if result.amounts.len() != departures {
+            let first =
+                result.errors.first().map(|e| format!(" ({})", price_error(e.error.clone()))).unwrap_or_default();
+            return Err(
+                self.contract(format!("returned {} amounts for {departures} departures{first}", result.amounts.len()))
+            );
+        }
+        let mut results: Vec<Result<i64, PriceError>> = result.amounts.into_iter().map(Ok).collect();
+        for e in result.errors {
+            let slot = results
+                .get_mut(e.index as usize)
+                .ok_or_else(|| self.contract(format!("error for departure {} of {departures}", e.index)))?;
+            *slot = Err(price_error(e.error));
+        }
+        if self.info.role == Role::Component {
+            if let Some(negative) = results.iter().flatten().find(|a| **a < 0) {
+                return Err(self.contract(format!("a component priced a departure at {negative}, below zero")));
+            }
+        }
+        Ok(BatchOutcome { results })
+    }
+
+    fn contract(&self, message: String) -> PluginError {
+        // A plugin that breaks the contract may be in any state: start afresh next time.
+        *self.lock() = None;
+        PluginError::Contract { plugin: self.id.clone(), message }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Live>> {
+        // A panic while holding the lock cannot leave the Option half-written.
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn instantiate(&self) -> Result<Live, PluginError> {
+        let limit = usize::try_from(self.config.memory_limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let mut store = Store::new(self.pre.engine(), StoreState::new(limit));
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(self.deadline_ticks());
+        let bindings = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, &store))?;
+        Ok(Live { store, bindings })
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        // +1: the deadline counts from the current epoch, which may be about to tick.
+        self.config.call_budget_ms.div_ceil(TICK.as_millis() as u64).max(1) + 1
+    }
+
+    /// Runs one call on the live instance (creating it if needed) with a fresh time
+    /// budget; on failure the instance is dropped and the failure classified.
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&mut Store<StoreState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<T, PluginError> {
+        let mut guard = self.lock();
+        let live = match guard.take() {
+            Some(live) => live,
+            None => self.instantiate()?,
+        };
+        let Live { mut store, bindings } = live;
+        store.set_epoch_deadline(self.deadline_ticks());
+        store.data_mut().limiter.denied = false;
+        match f(&mut store, &bindings) {
+            Ok(value) => {
+                *guard = Some(Live { store, bindings });
+                Ok(value)
+            }
+            Err(e) => Err(self.classify(e, &store)),
+        }
+    }
+
+    fn classify(&self, e: wasmtime::Error, store: &Store<StoreState>) -> PluginError {
+        let plugin = self.id.clone();
+        if store.data().limiter.denied {
+            return PluginError::MemoryLimit { plugin, limit_mib: self.config.memory_limit_mib };
+        }
+        if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
+            return PluginError::Timeout { plugin, budget_ms: self.config.call_budget_ms };
+        }
+        PluginError::Trap { plugin, message: format!("{e:#}") }
+    }
+}
+
+fn price_error(e: wit::PriceError) -> PriceError {
+    match e {
+        wit::PriceError::Unavailable(r) => PriceError::Unavailable(r),
+        wit::PriceError::InvalidInput(r) => PriceError::InvalidInput(r),
+    }
+}

@@ -1,0 +1,7 @@
+//! The travel pricing engine: consumes resource-change events, keeps state, and
+//! re-prices the departures a change touches through WebAssembly pricing plugins.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod engine;
+pub mod plugins;

@@ -1,0 +1,69 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use pricing_runtime::engine::{BatchOutcome, EngineConfig, Plugin, PluginHost};
+use pricing_runtime::plugins;
+use pricing_sdk::Date;
+use pricing_sdk::driver::BatchResult;
+use pricing_sdk::wire::{BatchBuilder, DepartureContext};
+
+/// A host with the default limits.
+pub fn host() -> PluginHost {
+    PluginHost::new(EngineConfig::default()).expect("host starts")
+}
+
+/// Loads the reference plugin of `kind`.
+pub fn reference(host: &PluginHost, kind: &str) -> Plugin {
+    host.load(plugins::reference(kind).expect("reference plugin exists")).expect("reference plugin loads")
+}
+
+/// Reads a component the build script produced.
+pub fn artifact(a: plugins::Artifact) -> Vec<u8> {
+    std::fs::read(a.path).unwrap_or_else(|e| panic!("{}: {e}", a.path))
+}
+
+/// The plugin's outcome in the SDK driver's shape, to compare with the native driver.
+pub fn as_batch_result(outcome: BatchOutcome) -> BatchResult {
+    let mut out = BatchResult::default();
+    for (i, r) in outcome.results.into_iter().enumerate() {
+        match r {
+            Ok(a) => out.amounts.push(a),
+            Err(e) => {
+                out.amounts.push(0);
+                out.errors.push((i as u32, e));
+            }
+        }
+    }
+    out
+}
+
+/// A batch of `n` departures with `nights` nights and no resources.
+pub fn plain_batch(n: usize, nights: u32) -> Vec<u8> {
+    let mut b = BatchBuilder::new();
+    let ctx = DepartureContext { date: Date::from_days(20_000), nights, pax: 2, markup_bp: 0, subtotal: 0 };
+    for _ in 0..n {
+        b.add_departure(&ctx, &[]);
+    }
+    b.finish().to_vec()
+}
+
+/// Proves the flight plugin still prices correctly: 143000 out + 135000 back.
+pub fn assert_flight_prices(host: &PluginHost) {
+    let flight = reference(host, "flight");
+    let out = flight
+        .decode_quote("SHA/XMN/2026-12-01", r#"{"fare":128000,"taxes":15000,"seats":9}"#)
+        .expect("no trap")
+        .expect("valid quote");
+    let back = flight
+        .decode_quote("XMN/SHA/2026-12-04", r#"{"fare":120000,"taxes":15000,"seats":9}"#)
+        .expect("no trap")
+        .expect("valid quote");
+    let mut b = BatchBuilder::new();
+    let o = b.add_resource([out.as_slice()]);
+    let r = b.add_resource([back.as_slice()]);
+    let date = Date::parse("2026-12-01").expect("date");
+    b.add_departure(&DepartureContext { date, nights: 3, pax: 2, markup_bp: 0, subtotal: 0 }, &[o, r]);
+    let outcome = flight.price_batch(b.finish(), 1).expect("flight prices");
+    assert_eq!(outcome.results, vec![Ok(278_000)]);
+}

@@ -1,0 +1,54 @@
+//! Integer money helpers. All amounts are minor units (fen, cents); rounding is exact.
+
+/// `ceil(a / b)` for `b > 0`, exact for negative `a` too.
+#[must_use]
+pub fn div_ceil(a: i128, b: i128) -> i128 {
+    debug_assert!(b > 0);
+    -((-a).div_euclid(b))
+}
+
+/// `floor(a / b)` for `b > 0`.
+#[must_use]
+pub fn div_floor(a: i128, b: i128) -> i128 {
+    debug_assert!(b > 0);
+    a.div_euclid(b)
+}
+
+/// A component with a markup in basis points: `ceil(amount * (10000 + markup_bp) / 10000)`.
+#[must_use]
+pub fn apply_markup(amount: i64, markup_bp: i32) -> i64 {
+    saturate(div_ceil(i128::from(amount) * (10_000 + i128::from(markup_bp)), 10_000))
+}
+
+/// Rounds a total up to a whole currency unit (a multiple of 100 minor units).
+#[must_use]
+pub fn round_up_to_unit(amount: i64) -> i64 {
+    saturate(div_ceil(i128::from(amount), 100) * 100)
+}
+
+fn saturate(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_rounds_up() {
+        assert_eq!(apply_markup(143_000, 300), 147_290);
+        assert_eq!(apply_markup(100_001, 300), 103_002); // 103001.03 -> 103002
+        assert_eq!(apply_markup(100_000, 0), 100_000);
+        assert_eq!(apply_markup(0, 500), 0);
+    }
+
+    #[test]
+    fn unit_rounding_and_division() {
+        assert_eq!(round_up_to_unit(355_901), 356_000);
+        assert_eq!(round_up_to_unit(356_000), 356_000);
+        assert_eq!(round_up_to_unit(0), 0);
+        assert_eq!(div_ceil(-7, 2), -3);
+        assert_eq!(div_floor(-7, 2), -4);
+        assert_eq!(div_floor(7, 2), 3);
+    }
+}

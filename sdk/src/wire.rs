@@ -1,0 +1,186 @@
+//! The byte layout of a pricing batch, shared by the host (which writes it) and the
+//! SDK's driver inside the plugin (which reads it).
+//!
+//! One buffer crosses the component boundary per batch: measured on this machine, a
+//! `list<u8>` costs ~16–19 ns per departure where a `list<record>` with strings costs
+//! ~1,300 ns. Resources are de-duplicated: many departures of a batch share a resource
+//! (a route-date, a hotel night), so its quotes are sent and decoded once.
+//!
+//! Layout (all integers little-endian):
+//! ```text
+//! u32 MAGIC | u32 n_resources | u32 n_departures
+//! n_resources x { u32 n_quotes, n_quotes x { u32 len, len bytes } }
+//! n_departures x { i32 date_days, u32 nights, u32 pax, i32 markup_bp, i64 subtotal,
+//!                  u32 n_refs, n_refs x u32 resource_index }
+//! ```
+
+use crate::date::Date;
+
+/// First word of every batch; changes with the layout.
+pub const MAGIC: u32 = 0x5052_4301; // "PRC" v1
+
+/// The per-departure part of a batch entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DepartureContext {
+    /// Departure date.
+    pub date: Date,
+    /// Nights of the package.
+    pub nights: u32,
+    /// Travellers priced together.
+    pub pax: u32,
+    /// Markup of this component binding, basis points (components only).
+    pub markup_bp: i32,
+    /// Running subtotal an adjustment applies to (adjustments only).
+    pub subtotal: i64,
+}
+
+/// Builds batches on the host. Reuse one across batches: `clear` keeps the allocations.
+#[derive(Debug, Default)]
+pub struct BatchBuilder {
+    resources: Vec<u8>,
+    departures: Vec<u8>,
+    n_resources: u32,
+    n_departures: u32,
+    out: Vec<u8>,
+}
+
+impl BatchBuilder {
+    /// An empty builder.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets the batch, keeps the buffers.
+    pub fn clear(&mut self) {
+        self.resources.clear();
+        self.departures.clear();
+        self.n_resources = 0;
+        self.n_departures = 0;
+    }
+
+    /// Number of departures added since the last `clear`.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.n_departures as usize
+    }
+
+    /// True when no departure was added.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.n_departures == 0
+    }
+
+    /// Adds a resource: the compact quotes of all its suppliers (none when the resource
+    /// is unknown). Returns the index departures refer to it by.
+    pub fn add_resource<'q>(&mut self, quotes: impl IntoIterator<Item = &'q [u8]>) -> u32 {
+        let count_at = self.resources.len();
+        self.resources.extend_from_slice(&0u32.to_le_bytes());
+        let mut count = 0u32;
+        for quote in quotes {
+            self.resources.extend_from_slice(&(quote.len() as u32).to_le_bytes());
+            self.resources.extend_from_slice(quote);
+            count += 1;
+        }
+        self.resources[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
+        self.n_resources += 1;
+        self.n_resources - 1
+    }
+
+    /// Adds a departure with the resources it depends on, in dependency order.
+    pub fn add_departure(&mut self, ctx: &DepartureContext, resources: &[u32]) {
+        let d = &mut self.departures;
+        d.extend_from_slice(&ctx.date.days().to_le_bytes());
+        d.extend_from_slice(&ctx.nights.to_le_bytes());
+        d.extend_from_slice(&ctx.pax.to_le_bytes());
+        d.extend_from_slice(&ctx.markup_bp.to_le_bytes());
+        d.extend_from_slice(&ctx.subtotal.to_le_bytes());
+        d.extend_from_slice(&(resources.len() as u32).to_le_bytes());
+        for r in resources {
+            d.extend_from_slice(&r.to_le_bytes());
+        }
+        self.n_departures += 1;
+    }
+
+    /// The finished buffer, valid until the next change.
+    pub fn finish(&mut self) -> &[u8] {
+        self.out.clear();
+        self.out.extend_from_slice(&MAGIC.to_le_bytes());
+        self.out.extend_from_slice(&self.n_resources.to_le_bytes());
+        self.out.extend_from_slice(&self.n_departures.to_le_bytes());
+        self.out.extend_from_slice(&self.resources);
+        self.out.extend_from_slice(&self.departures);
+        &self.out
+    }
+}
+
+/// A malformed batch buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireError(pub &'static str);
+
+/// Reads a batch: header, then resources, then departures, in that order.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Checks the header; returns the reader positioned on the first resource, with
+    /// (n_resources, n_departures).
+    pub fn open(buf: &'a [u8]) -> Result<(Self, u32, u32), WireError> {
+        let mut r = Reader { buf, pos: 0 };
+        if r.u32()? != MAGIC {
+            return Err(WireError("bad magic: not a pricing batch of this layout"));
+        }
+        let n_resources = r.u32()?;
+        let n_departures = r.u32()?;
+        Ok((r, n_resources, n_departures))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or(WireError("truncated batch"))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u32(&mut self) -> Result<u32, WireError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn i64(&mut self) -> Result<i64, WireError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(i64::from_le_bytes(a))
+    }
+
+    /// The next resource's quote count; follow with that many [`Reader::quote`] calls.
+    pub fn resource(&mut self) -> Result<u32, WireError> {
+        self.u32()
+    }
+
+    /// The next quote's bytes.
+    pub fn quote(&mut self) -> Result<&'a [u8], WireError> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    /// The next departure's context; then its references via [`Reader::reference`].
+    pub fn departure(&mut self) -> Result<(DepartureContext, u32), WireError> {
+        let date = Date::from_days(self.u32()? as i32);
+        let nights = self.u32()?;
+        let pax = self.u32()?;
+        let markup_bp = self.u32()? as i32;
+        let subtotal = self.i64()?;
+        let n_refs = self.u32()?;
+        Ok((DepartureContext { date, nights, pax, markup_bp, subtotal }, n_refs))
+    }
+
+    /// The next resource reference of the current departure.
+    pub fn reference(&mut self) -> Result<u32, WireError> {
+        self.u32()
+    }
+}
