@@ -114,46 +114,66 @@ fn batch<R: PricingRule>(shape: &Shape, n: usize) -> Vec<u8> {
     b.finish().to_vec()
 }
 
-/// Median over samples of the mean ns per departure of `f` pricing `n` departures.
-fn measure(n: usize, samples: usize, sample_time: Duration, mut f: impl FnMut()) -> f64 {
+/// Iterations of `f` that take about `target`.
+fn calibrate(target: Duration, f: &mut impl FnMut()) -> u64 {
     let mut iters = 1u64;
     loop {
         let t = Instant::now();
         for _ in 0..iters {
             f();
         }
-        if t.elapsed() >= sample_time / 4 {
-            break;
+        if t.elapsed() >= target {
+            return iters;
         }
         iters *= 2;
     }
-    let mut per_departure: Vec<f64> = (0..samples)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / (iters as f64 * n as f64)
-        })
-        .collect();
-    per_departure.sort_by(f64::total_cmp);
-    per_departure[samples / 2]
+}
+
+/// Mean ns per departure of one sample of `iters` calls.
+fn sample(n: usize, iters: u64, f: &mut impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / (iters as f64 * n as f64)
+}
+
+/// Median ns per departure of `native` and `wasm`, their samples interleaved so that
+/// both see the same machine (another process, frequency changes) and the ratio holds.
+fn measure_pair(
+    n: usize,
+    samples: usize,
+    sample_time: Duration,
+    mut native: impl FnMut(),
+    mut wasm: impl FnMut(),
+) -> (f64, f64) {
+    let (ni, wi) = (calibrate(sample_time, &mut native), calibrate(sample_time, &mut wasm));
+    let (mut ns, mut ws): (Vec<f64>, Vec<f64>) =
+        (0..samples).map(|_| (sample(n, ni, &mut native), sample(n, wi, &mut wasm))).unzip();
+    ns.sort_by(f64::total_cmp);
+    ws.sort_by(f64::total_cmp);
+    (ns[samples / 2], ws[samples / 2])
 }
 
 fn run<R: PricingRule>(host: &PluginHost, shape: &Shape, quick: bool) {
     let plugin = host.load(plugins::reference(shape.kind).expect("reference plugin")).expect("loads");
-    let (samples, sample_time) = if quick { (5, Duration::from_millis(20)) } else { (21, Duration::from_millis(60)) };
+    let (samples, sample_time) = if quick { (5, Duration::from_millis(20)) } else { (31, Duration::from_millis(30)) };
     for n in [1usize, 10, 100, 1_000] {
         let bytes = batch::<R>(shape, n);
         let native_out = driver::price_batch::<R>(&bytes);
         let wasm_out = plugin.price_batch(&bytes, n).expect("prices");
         assert_eq!(native_out.amounts.len(), wasm_out.results.len());
-        let native = measure(n, samples, sample_time, || {
-            black_box(driver::price_batch::<R>(black_box(&bytes)));
-        });
-        let wasm = measure(n, samples, sample_time, || {
-            black_box(plugin.price_batch(black_box(&bytes), n).expect("prices"));
-        });
+        let (native, wasm) = measure_pair(
+            n,
+            samples,
+            sample_time,
+            || {
+                black_box(driver::price_batch::<R>(black_box(&bytes)));
+            },
+            || {
+                black_box(plugin.price_batch(black_box(&bytes), n).expect("prices"));
+            },
+        );
         println!("| {} | {n} | {native:.1} | {wasm:.1} | {:.2}x |", shape.kind, wasm / native);
     }
 }

@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-/// A calendar date (proleptic Gregorian), stored as days since 1970-01-01.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A calendar date (proleptic Gregorian), stored as days since 1970-01-01 (and
+/// serialized as that number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Date(i32);
 
 /// Why a `YYYY-MM-DD` string is not a date.

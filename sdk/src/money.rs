@@ -17,7 +17,16 @@ pub fn div_floor(a: i128, b: i128) -> i128 {
 /// A component with a markup in basis points: `ceil(amount * (10000 + markup_bp) / 10000)`.
 #[must_use]
 pub fn apply_markup(amount: i64, markup_bp: i32) -> i64 {
-    saturate(div_ceil(i128::from(amount) * (10_000 + i128::from(markup_bp)), 10_000))
+    if markup_bp == 0 {
+        return amount;
+    }
+    let factor = 10_000 + i64::from(markup_bp);
+    // i64 whenever the product fits (any real price): wasm has no 128-bit division, and
+    // the i128 path costs a library call per departure there.
+    match amount.checked_mul(factor) {
+        Some(p) => -((-p).div_euclid(10_000)),
+        None => saturate(div_ceil(i128::from(amount) * i128::from(factor), 10_000)),
+    }
 }
 
 /// Rounds a total up to a whole currency unit (a multiple of 100 minor units).
@@ -40,6 +49,10 @@ mod tests {
         assert_eq!(apply_markup(100_001, 300), 103_002); // 103001.03 -> 103002
         assert_eq!(apply_markup(100_000, 0), 100_000);
         assert_eq!(apply_markup(0, 500), 0);
+        assert_eq!(apply_markup(10_001, -300), 9_701); // 9700.97 -> 9701
+        assert_eq!(apply_markup(i64::MAX, 300), i64::MAX, "the i128 path saturates");
+        let big = 4_000_000_000_000_000i64; // overflows i64 once multiplied by 10300
+        assert_eq!(apply_markup(big, 300), 4_120_000_000_000_000);
     }
 
     #[test]
