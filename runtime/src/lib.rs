@@ -4,4 +4,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod engine;
+pub mod r#gen;
+pub mod intake;
+pub mod pipeline;
 pub mod plugins;
+pub mod state;

@@ -30,6 +30,12 @@ enum Command {
         #[arg(long, default_value_t = EngineConfig::default().memory_limit_mib)]
         memory_limit_mib: u64,
     },
+    /// Write a seeded, realistic workload (catalog, initial quotes, change stream) as
+    /// NDJSON to stdout; its summary (counts, mean flight fan-out) goes to stderr.
+    Gen {
+        #[command(flatten)]
+        config: pricing_runtime::r#gen::GenConfig,
+    },
 }
 
 fn main() -> Result<()> {
@@ -42,6 +48,15 @@ fn main() -> Result<()> {
             let config =
                 EngineConfig::default().with_call_budget_ms(call_budget_ms).with_memory_limit_mib(memory_limit_mib);
             list_plugins(&files, config)
+        }
+        Command::Gen { config } => {
+            let started = Instant::now();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let summary = pricing_runtime::r#gen::generate(&config, &mut out, |_, _| {})?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!("{}", serde_json::to_string_pretty(&summary)?);
+            eprintln!("generated {} lines in {:.2} s", summary.lines, started.elapsed().as_secs_f64());
+            Ok(())
         }
     }
 }

@@ -221,7 +221,7 @@ macro_rules! export_plugin {
                 }
             }
 
-            $crate::__bindings::__export_plugin_world!(__PricingPluginExport with_types_in $crate::__bindings);
+    $crate::__bindings::__export_plugin_world!(__PricingPluginExport with_types_in $crate::__bindings);
         };
     };
 }

@@ -15,9 +15,11 @@ mod error;
 mod host;
 mod limits;
 mod plugin;
+mod set;
 
 pub use config::EngineConfig;
 pub use error::PluginError;
 pub use host::PluginHost;
 pub use plugin::{BatchOutcome, Plugin, PluginInfo};
 pub use pricing_sdk::{Departure, PriceError, Role};
+pub use set::PluginSet;

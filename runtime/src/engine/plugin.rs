@@ -183,10 +183,10 @@ impl Plugin {
                 .ok_or_else(|| self.contract(format!("error for departure {} of {departures}", e.index)))?;
             *slot = Err(price_error(e.error));
         }
-        if self.info.role == Role::Component {
-            if let Some(negative) = results.iter().flatten().find(|a| **a < 0) {
-                return Err(self.contract(format!("a component priced a departure at {negative}, below zero")));
-            }
+        if self.info.role == Role::Component
+            && let Some(negative) = results.iter().flatten().find(|a| **a < 0)
+        {
+            return Err(self.contract(format!("a component priced a departure at {negative}, below zero")));
         }
         Ok(BatchOutcome { results })
     }

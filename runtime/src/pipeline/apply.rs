@@ -1,0 +1,191 @@
+//! Applying one event to the batch's pending state and marking the departures it touches.
+
+use std::collections::BTreeMap;
+
+use pricing_sdk::Departure;
+
+use super::{Cause, Input, PipelineConfig};
+use crate::engine::PluginSet;
+use crate::intake::{Event, Op, ProductDef, Rejection, Rules, decode};
+use crate::state::{BoundComponent, DepartureRecord, Pending, ProductRecord, QuoteRecord, State, StateError};
+
+/// What became of an event.
+pub(crate) enum Applied {
+    Yes,
+    Stale,
+    Rejected(Rejection),
+}
+
+type Affected = BTreeMap<String, Cause>;
+
+pub(crate) fn apply(
+    config: &PipelineConfig,
+    state: &State,
+    plugins: &PluginSet,
+    pending: &mut Pending,
+    input: &Input,
+    affected: &mut Affected,
+) -> Result<Applied, StateError> {
+    let known = |k: &str| plugins.has(k);
+    let rules = Rules { known_kind: &known, supplier_required: &config.supplier_required, currency: &config.currency };
+    let event = match decode(&input.text, &rules) {
+        Ok(e) => e,
+        Err(r) => return Ok(Applied::Rejected(r)),
+    };
+    if event.kind == "product" {
+        product(state, plugins, pending, &event, affected)
+    } else {
+        resource(state, plugins, pending, &event, affected)
+    }
+}
+
+fn resource(
+    state: &State,
+    plugins: &PluginSet,
+    pending: &mut Pending,
+    event: &Event,
+    affected: &mut Affected,
+) -> Result<Applied, StateError> {
+    let Some(plugin) = plugins.get(&event.kind) else {
+        return Ok(Applied::Rejected(Rejection::UnknownKind(event.kind.clone())));
+    };
+    if let Some(stored) = pending.quote(state, &event.kind, &event.key, &event.supplier)?
+        && event.seq <= stored.seq
+    {
+        return Ok(Applied::Stale);
+    }
+    let record = match event.op {
+        Op::Upsert => match plugin.decode_quote(&event.key, &event.data.to_string()) {
+            Ok(Ok(compact)) => QuoteRecord { seq: event.seq, deleted: false, compact },
+            Ok(Err(e)) => {
+                return Ok(Applied::Rejected(Rejection::Plugin {
+                    plugin: plugin.id().to_owned(),
+                    reason: e.to_string(),
+                }));
+            }
+            Err(e) => return Ok(Applied::Rejected(Rejection::PluginFailure(e.to_string()))),
+        },
+        Op::Delete => QuoteRecord { seq: event.seq, deleted: true, compact: Vec::new() },
+    };
+    pending.put_quote(&event.kind, &event.key, &event.supplier, record);
+    let cause = Cause { id: event.id.clone(), ts: event.ts.clone() };
+    for departure in pending.dependents(state, &event.kind, &event.key)? {
+        affected.insert(departure, cause.clone());
+    }
+    Ok(Applied::Yes)
+}
+
+fn product(
+    state: &State,
+    plugins: &PluginSet,
+    pending: &mut Pending,
+    event: &Event,
+    affected: &mut Affected,
+) -> Result<Applied, StateError> {
+    let id = event.key.as_str();
+    if id.contains(':') || id.contains('\0') {
+        return Ok(Applied::Rejected(Rejection::Product(format!("product key {id:?} must not contain ':'"))));
+    }
+    let stored = pending.product(state, id)?;
+    if let Some(s) = &stored
+        && event.seq <= s.seq
+    {
+        return Ok(Applied::Stale);
+    }
+    let new_def = match event.op {
+        Op::Upsert => match ProductDef::parse(id, &event.data, &|k| plugins.has(k)) {
+            Ok(def) => Some(def),
+            Err(r) => return Ok(Applied::Rejected(r)),
+        },
+        Op::Delete => None,
+    };
+    // Everything the plugins say is gathered before anything is written: a binding a
+    // plugin refuses leaves the product as it was.
+    let records = match &new_def {
+        Some(def) => match departure_records(plugins, def) {
+            Ok(records) => records,
+            Err(r) => return Ok(Applied::Rejected(r)),
+        },
+        None => BTreeMap::new(),
+    };
+    let cause = Cause { id: event.id.clone(), ts: event.ts.clone() };
+
+    if let Some(old) = stored.and_then(|s| s.def) {
+        for d in &old.departures {
+            let dep = old.departure_id(d);
+            if let Some(rec) = pending.departure(state, &dep)? {
+                for c in &rec.components {
+                    for key in &c.keys {
+                        pending.set_dependency(&c.kind, key, &dep, false);
+                    }
+                }
+            }
+            if !records.contains_key(&dep) {
+                pending.put_departure(&dep, None);
+                affected.insert(dep, cause.clone());
+            }
+        }
+    }
+    for (dep, rec) in records {
+        for c in &rec.components {
+            for key in &c.keys {
+                pending.set_dependency(&c.kind, key, &dep, true);
+            }
+        }
+        pending.put_departure(&dep, Some(rec));
+        affected.insert(dep, cause.clone());
+    }
+    pending.put_product(id, ProductRecord { seq: event.seq, def: new_def });
+    Ok(Applied::Yes)
+}
+
+/// Each departure's components with the resource keys their plugins depend on: one
+/// `dependencies` call per component binding for all the product's departures.
+fn departure_records(plugins: &PluginSet, def: &ProductDef) -> Result<BTreeMap<String, DepartureRecord>, Rejection> {
+    let departures: Vec<Departure> = def
+        .departures
+        .iter()
+        .map(|d| Departure {
+            city: d.city.clone(),
+            destination: def.destination.clone(),
+            date: d.date,
+            nights: def.nights,
+            pax: def.pax,
+        })
+        .collect();
+    let mut keys_per_component = Vec::with_capacity(def.components.len());
+    for c in &def.components {
+        let plugin = plugins.get(&c.kind).ok_or_else(|| Rejection::UnknownKind(c.kind.clone()))?;
+        match plugin.dependencies(&c.binding, &departures) {
+            Ok(Ok(keys)) => keys_per_component.push(keys),
+            Ok(Err(e)) => return Err(Rejection::Plugin { plugin: plugin.id().to_owned(), reason: e.to_string() }),
+            Err(e) => return Err(Rejection::PluginFailure(e.to_string())),
+        }
+    }
+    Ok(def
+        .departures
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let components = def
+                .components
+                .iter()
+                .zip(&keys_per_component)
+                .map(|(c, keys)| BoundComponent {
+                    kind: c.kind.clone(),
+                    markup_bp: c.markup_bp,
+                    keys: keys.get(i).cloned().unwrap_or_default(),
+                })
+                .collect();
+            let rec = DepartureRecord {
+                product: def.id.clone(),
+                city: d.city.clone(),
+                date: d.date,
+                nights: def.nights,
+                pax: def.pax,
+                components,
+            };
+            (def.departure_id(d), rec)
+        })
+        .collect())
+}

@@ -1,0 +1,167 @@
+//! What the state keyspaces hold.
+
+use std::collections::BTreeMap;
+
+use pricing_sdk::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::intake::ProductDef;
+
+/// One supplier's quote for a resource, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteRecord {
+    /// The seq of the last event applied; later events must be above it.
+    pub seq: u64,
+    /// Deleted quotes keep their seq so older events stay stale.
+    pub deleted: bool,
+    /// The plugin's compact form of the quote (empty when deleted).
+    pub compact: Vec<u8>,
+}
+
+/// A product, as stored: its last seq and its definition (`None` once deleted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRecord {
+    /// The seq of the last product event applied.
+    pub seq: u64,
+    /// The definition; `None` after a delete.
+    pub def: Option<ProductDef>,
+}
+
+/// A component of a departure with the resource keys its plugin said it depends on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundComponent {
+    /// The resource kind.
+    pub kind: String,
+    /// Markup in basis points.
+    pub markup_bp: i32,
+    /// Resource keys, in the order the plugin prices them.
+    pub keys: Vec<String>,
+}
+
+/// Everything needed to price one departure, written when its product is indexed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepartureRecord {
+    /// Product key.
+    pub product: String,
+    /// Departure city.
+    pub city: String,
+    /// Departure date.
+    pub date: Date,
+    /// Nights.
+    pub nights: u32,
+    /// Travellers priced together.
+    pub pax: u32,
+    /// Components in the product's order.
+    pub components: Vec<BoundComponent>,
+}
+
+/// Sellability of a departure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Has a price.
+    Available,
+    /// Cannot be sold now; `reason` says why.
+    Unavailable,
+    /// The product no longer sells it.
+    Retired,
+}
+
+/// One component's share of a departure price.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentAmount {
+    /// The kind.
+    pub kind: String,
+    /// Per person, minor units; negative for discounts.
+    pub amount: i64,
+}
+
+/// A departure price: the record emitted on `departure-prices` and stored as current
+/// price and in history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeparturePrice {
+    /// Product key.
+    pub product: String,
+    /// Departure city.
+    pub city: String,
+    /// Departure date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Available, unavailable or retired.
+    pub status: Status,
+    /// Per-person price when available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<i64>,
+    /// Why it is unavailable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The pricing currency.
+    pub currency: String,
+    /// Per-component amounts, in the product's order.
+    pub components: Vec<ComponentAmount>,
+    /// Kind → `kind@version+hash` of the rules used.
+    pub rules: BTreeMap<String, String>,
+    /// Grows by one on each change of this departure.
+    pub version: u64,
+    /// Id of the event that caused this version.
+    pub cause: String,
+    /// That event's `ts`.
+    pub event_ts: String,
+    /// When the engine priced it (RFC 3339, UTC).
+    pub priced_at: String,
+}
+
+impl DeparturePrice {
+    /// `PRODUCT:CITY:DATE`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        format!("{}:{}:{}", self.product, self.city, self.date)
+    }
+
+    /// Whether `other` says the same thing to a buyer (versions and times aside).
+    #[must_use]
+    pub fn same_offer(&self, other: &DeparturePrice) -> bool {
+        self.status == other.status
+            && self.price == other.price
+            && self.reason == other.reason
+            && self.components == other.components
+    }
+}
+
+/// A product's starting prices: the record emitted on `product-prices`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPrice {
+    /// Product key.
+    pub product: String,
+    /// The cheapest available departure's price; `None` when none is available.
+    pub from_price: Option<i64>,
+    /// Its city.
+    pub city: Option<String>,
+    /// Its date.
+    pub date: Option<String>,
+    /// Cheapest available price per departure city.
+    pub per_city: BTreeMap<String, i64>,
+    /// Available departures counted.
+    pub available: u64,
+    /// The pricing currency.
+    pub currency: String,
+    /// Grows by one on each change.
+    pub version: u64,
+    /// Id of the event that caused this version.
+    pub cause: String,
+    /// That event's `ts`.
+    pub event_ts: String,
+    /// When the engine computed it.
+    pub priced_at: String,
+}
+
+impl ProductPrice {
+    /// Whether `other` shows the same starting prices (versions and times aside).
+    #[must_use]
+    pub fn same_offer(&self, other: &ProductPrice) -> bool {
+        self.from_price == other.from_price
+            && self.city == other.city
+            && self.date == other.date
+            && self.per_city == other.per_city
+            && self.available == other.available
+    }
+}
