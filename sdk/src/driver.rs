@@ -83,8 +83,7 @@ fn price_batch_checked<R: PricingRule>(batch: &[u8]) -> Result<BatchResult, Wire
         let (dep, n_refs) = reader.departure()?;
         resources.clear();
         let mut broken: Option<String> = None;
-        for _ in 0..n_refs {
-            let r = reader.reference()?;
+        for r in reader.references(n_refs)? {
             match spans.get(r as usize) {
                 Some(Ok((start, end))) => resources.push(&quotes[*start as usize..*end as usize]),
                 Some(Err(why)) => broken = Some(why.clone()),

@@ -414,23 +414,10 @@ pub(super) fn product_key(index: u32) -> String {
 
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ` (optionally with a fraction).
 pub(super) fn parse_instant(text: &str) -> Option<i64> {
-    let (date, time) = text.split_once('T')?;
-    let day = i64::from(Date::parse(date).ok()?.days());
-    let time = time.strip_suffix('Z')?;
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut parts = hms.split(':').map(|p| if p.len() == 2 { p.parse::<i64>().ok() } else { None });
-    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
-    if parts.next().is_some() || h > 23 || m > 59 || s > 59 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let ms = frac.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0, |acc, b| acc * 10 + i64::from(b - b'0'));
-    Some(((day * 24 + h) * 60 + m) * 60_000 + s * 1000 + ms)
+    crate::intake::parse_rfc3339_millis(text)
 }
 
 /// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub(super) fn write_instant(buf: &mut String, ms: i64) {
-    let day = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (h, m, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-    let _ = write!(buf, "{}T{h:02}:{m:02}:{s:02}.{milli:03}Z", Date::from_days(day as i32));
+    crate::intake::write_millis(buf, ms);
 }

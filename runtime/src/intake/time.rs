@@ -56,11 +56,20 @@ fn two_digits(s: &str) -> Option<i64> {
 /// Formats milliseconds since the epoch as RFC 3339 UTC with milliseconds.
 #[must_use]
 pub fn format_millis(ms: i64) -> String {
+    let mut s = String::with_capacity(24);
+    write_millis(&mut s, ms);
+    s
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the epoch.
+pub fn write_millis(buf: &mut String, ms: i64) {
+    use std::fmt::Write as _;
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let date = Date::from_days(days as i32);
     let (h, m, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1_000 % 60, rem % 1_000);
-    format!("{date}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+    // Writing into a String cannot fail.
+    let _ = write!(buf, "{date}T{h:02}:{m:02}:{s:02}.{milli:03}Z");
 }
 
 #[cfg(test)]
