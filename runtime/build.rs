@@ -33,6 +33,7 @@ fn main() {
     let host_target = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let wasm_target = host_target.join("wasm-plugins");
 
+    ensure_wasm_target();
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
@@ -91,6 +92,22 @@ fn main() {
     .ok();
     let dest = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("plugins.rs");
     std::fs::write(&dest, code).expect("cannot write the generated plugin list");
+}
+
+/// Installs the plugin target when rustup is there and the target is not: the README's
+/// first command must work on a fresh machine, where rustup may be told not to install
+/// what `rust-toolchain.toml` lists by itself (`RUSTUP_AUTO_INSTALL=0`).
+fn ensure_wasm_target() {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let Ok(installed) = installed else { return }; // no rustup: the build below says what is missing
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
+        return;
+    }
+    println!("cargo:warning=installing the wasm32-wasip2 target for the pricing plugins (rustup target add)");
+    let added = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+    if !matches!(added, Ok(s) if s.success()) {
+        println!("cargo:warning=`rustup target add wasm32-wasip2` failed; the plugin build will fail without it");
+    }
 }
 
 fn escape(path: &Path) -> String {
