@@ -8,4 +8,6 @@ pub mod r#gen;
 pub mod intake;
 pub mod pipeline;
 pub mod plugins;
+pub mod sink;
+pub mod source;
 pub mod state;

@@ -1,12 +1,16 @@
 //! `pricing`: the engine's command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
-use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost};
+use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost, PluginSet};
+use pricing_runtime::pipeline::{Pipeline, PipelineConfig, Stats};
 use pricing_runtime::plugins;
+use pricing_runtime::sink::FileSink;
+use pricing_runtime::source::run_file;
+use pricing_runtime::state::{DeparturePrice, State, Status};
 
 /// The travel pricing engine.
 #[derive(Parser)]
@@ -30,6 +34,30 @@ enum Command {
         #[arg(long, default_value_t = EngineConfig::default().memory_limit_mib)]
         memory_limit_mib: u64,
     },
+    /// Price the events of NDJSON files on the embedded default: state and output files
+    /// (`departure-prices.ndjson`, `product-prices.ndjson`, `dlq.ndjson`) in `--data`.
+    /// Resumes after the last committed batch of each file.
+    Run {
+        /// Input files, consumed in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Data folder: state and output files.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Events per micro-batch (one atomic state commit each).
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+    },
+    /// The quickstart: price the example workload (`examples/events.ndjson`) into a fresh
+    /// `data/demo` folder and print the starting prices and the cheapest departures.
+    Demo {
+        /// The example events.
+        #[arg(long, default_value = "examples/events.ndjson")]
+        events: PathBuf,
+        /// Data folder, emptied first.
+        #[arg(long, default_value = "data/demo")]
+        data: PathBuf,
+    },
     /// Write a seeded, realistic workload (catalog, initial quotes, change stream) as
     /// NDJSON to stdout; its summary (counts, mean flight fan-out) goes to stderr.
     Gen {
@@ -40,7 +68,10 @@ enum Command {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,lsm_tree=warn,fjall=warn,wasmtime=warn,cranelift_codegen=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -49,6 +80,12 @@ fn main() -> Result<()> {
                 EngineConfig::default().with_call_budget_ms(call_budget_ms).with_memory_limit_mib(memory_limit_mib);
             list_plugins(&files, config)
         }
+        Command::Run { files, data, batch_size } => {
+            let stats = run(&files, &data, batch_size)?;
+            eprintln!("{}", serde_json::to_string_pretty(&stats)?);
+            Ok(())
+        }
+        Command::Demo { events, data } => demo(&events, &data),
         Command::Gen { config } => {
             let started = Instant::now();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -59,6 +96,88 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn run(files: &[PathBuf], data: &Path, batch_size: usize) -> Result<Stats> {
+    let host = PluginHost::new(EngineConfig::default())?;
+    let plugins = PluginSet::reference(&host)?;
+    let state = State::open(&data.join("state")).with_context(|| format!("opening state in {}", data.display()))?;
+    let mut sink = FileSink::open(data)?;
+    let pipeline = Pipeline::new(PipelineConfig::default());
+    let mut total = Stats::default();
+    for file in files {
+        let started = Instant::now();
+        let stats = run_file(file, batch_size, &state, &plugins, &pipeline, &mut sink, |lines| {
+            if lines % 100_000 < batch_size as u64 {
+                tracing::info!(file = %file.display(), lines, "progress");
+            }
+        })?;
+        tracing::info!(
+            file = %file.display(),
+            events = stats.events,
+            stale = stats.stale,
+            dead_letters = stats.dead_letter_total(),
+            departure_records = stats.departure_records,
+            seconds = started.elapsed().as_secs_f64(),
+            "consumed"
+        );
+        total.add(&stats);
+    }
+    Ok(total)
+}
+
+fn demo(events: &Path, data: &Path) -> Result<()> {
+    if data.exists() {
+        std::fs::remove_dir_all(data).with_context(|| format!("emptying {}", data.display()))?;
+    }
+    let stats = run(&[events.to_path_buf()], data, 1000)?;
+    println!(
+        "{} events: {} applied, {} stale, {} dead-lettered; {} departure price records, {} product price records\n",
+        stats.events,
+        stats.applied,
+        stats.stale,
+        stats.dead_letter_total(),
+        stats.departure_records,
+        stats.product_records
+    );
+    let state = State::open(&data.join("state"))?;
+    let prices: Vec<DeparturePrice> = state.all_prices().collect::<Result<_, _>>()?;
+    let mut products: Vec<&str> = prices.iter().map(|p| p.product.as_str()).collect();
+    products.dedup();
+    println!("{:<10} {:>12} {:<5} {:<11} {:>10}  per city", "product", "from", "city", "date", "available");
+    for product in products {
+        let Some(pp) = state.product_price(product)? else { continue };
+        let per_city: Vec<String> = pp.per_city.iter().map(|(c, v)| format!("{c} {}", money(*v))).collect();
+        println!(
+            "{:<10} {:>12} {:<5} {:<11} {:>10}  {}",
+            product,
+            pp.from_price.map_or_else(|| "-".into(), money),
+            pp.city.as_deref().unwrap_or("-"),
+            pp.date.as_deref().unwrap_or("-"),
+            pp.available,
+            per_city.join(", ")
+        );
+    }
+    let mut cheapest: Vec<&DeparturePrice> = prices.iter().filter(|p| p.status == Status::Available).collect();
+    cheapest.sort_by_key(|p| (p.price, p.date.clone()));
+    println!("\ncheapest departures:");
+    for p in cheapest.iter().take(5) {
+        let parts: Vec<String> = p.components.iter().map(|c| format!("{} {}", c.kind, money(c.amount))).collect();
+        println!(
+            "  {} {:>12}  v{}  ({})",
+            p.key(),
+            p.price.map_or_else(|| "-".into(), money),
+            p.version,
+            parts.join(", ")
+        );
+    }
+    println!("\noutput records: {}/departure-prices.ndjson, product-prices.ndjson, dlq.ndjson", data.display());
+    Ok(())
+}
+
+/// Minor units as `3314.00`-style text.
+fn money(minor: i64) -> String {
+    format!("{}.{:02}", minor / 100, (minor % 100).abs())
 }
 
 fn list_plugins(files: &[PathBuf], config: EngineConfig) -> Result<()> {
