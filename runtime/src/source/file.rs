@@ -45,7 +45,8 @@ pub fn run_file(
     }
     let mut total = Stats::default();
     let size = batch_size.max(1);
-    let mut batch = Vec::with_capacity(size);
+    // The batch grows as lines arrive: a huge --batch-size must not reserve memory up front.
+    let mut batch = Vec::with_capacity(size.min(4_096));
     loop {
         batch.clear();
         let mut read = 0usize;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod workload;
+
 use pricing_runtime::engine::{BatchOutcome, EngineConfig, Plugin, PluginHost};
 use pricing_runtime::plugins;
 use pricing_sdk::Date;
