@@ -8,7 +8,10 @@ use pricing_runtime::engine::PluginSet;
 use pricing_runtime::r#gen::GenConfig;
 use pricing_runtime::state::{DeparturePrice, State};
 
-fn offers(data: &std::path::Path) -> Vec<(String, String, Option<i64>, Option<String>, Vec<i64>)> {
+/// What a buyer sees of a departure: key, status, price, reason, component amounts.
+type Offer = (String, String, Option<i64>, Option<String>, Vec<i64>);
+
+fn offers(data: &std::path::Path) -> Vec<Offer> {
     let state = State::open(&data.join("state")).expect("state");
     state
         .all_prices()
