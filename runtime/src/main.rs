@@ -58,6 +58,23 @@ enum Command {
         #[arg(long, default_value = "data/demo")]
         data: PathBuf,
     },
+    /// A product's price calendar: per departure city, each date's price; the starting
+    /// price is marked with `*`.
+    Calendar {
+        /// Product key, e.g. `P000001`.
+        product: String,
+        /// Data folder.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Every version of a departure's price, oldest first.
+    History {
+        /// Departure key `PRODUCT:CITY:DATE`.
+        departure: String,
+        /// Data folder.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
     /// Write a seeded, realistic workload (catalog, initial quotes, change stream) as
     /// NDJSON to stdout; its summary (counts, mean flight fan-out) goes to stderr.
     Gen {
@@ -66,7 +83,18 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_cli() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The cause chain is what an operator needs; a backtrace is not.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -86,6 +114,8 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Demo { events, data } => demo(&events, &data),
+        Command::Calendar { product, data } => calendar(&product, &data),
+        Command::History { departure, data } => history(&departure, &data),
         Command::Gen { config } => {
             let started = Instant::now();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -172,6 +202,59 @@ fn demo(events: &Path, data: &Path) -> Result<()> {
         );
     }
     println!("\noutput records: {}/departure-prices.ndjson, product-prices.ndjson, dlq.ndjson", data.display());
+    Ok(())
+}
+
+fn open_existing(data: &Path) -> Result<State> {
+    let folder = data.join("state");
+    anyhow::ensure!(folder.exists(), "no state in {} (run `pricing run` or `pricing demo` first)", data.display());
+    Ok(State::open(&folder)?)
+}
+
+fn calendar(product: &str, data: &Path) -> Result<()> {
+    let state = open_existing(data)?;
+    let prices = state.product_departure_prices(product)?;
+    anyhow::ensure!(!prices.is_empty(), "no departures priced for product {product}");
+    let from = state.product_price(product)?;
+    let marked = from.as_ref().and_then(|f| Some((f.city.clone()?, f.date.clone()?)));
+    if let Some(f) = &from {
+        println!("{product}: from {} ({} available)", f.from_price.map_or_else(|| "-".into(), money), f.available);
+    }
+    let mut city = "";
+    for p in &prices {
+        if p.city != city {
+            city = &p.city;
+            let min = from.as_ref().and_then(|f| f.per_city.get(city)).map_or_else(|| "-".into(), |v| money(*v));
+            println!("\n{city} (from {min})");
+        }
+        let star = if marked.as_ref().is_some_and(|(c, d)| *c == p.city && *d == p.date) { "*" } else { " " };
+        let shown = match p.status {
+            Status::Available => p.price.map_or_else(|| "-".into(), money),
+            Status::Unavailable => format!("unavailable: {}", p.reason.as_deref().unwrap_or("")),
+            Status::Retired => "retired".into(),
+        };
+        println!("  {}{star} {shown}  (v{})", p.date, p.version);
+    }
+    Ok(())
+}
+
+fn history(departure: &str, data: &Path) -> Result<()> {
+    let state = open_existing(data)?;
+    let versions = state.history(departure)?;
+    anyhow::ensure!(!versions.is_empty(), "no price history for departure {departure} (key: PRODUCT:CITY:DATE)");
+    println!("{:>4} {:<12} {:>12}  {:<10} {:<25} rules", "ver", "status", "price", "cause", "event_ts");
+    for p in versions {
+        let rules: Vec<&str> = p.rules.values().map(String::as_str).collect();
+        println!(
+            "{:>4} {:<12} {:>12}  {:<10} {:<25} {}",
+            p.version,
+            format!("{:?}", p.status).to_lowercase(),
+            p.price.map_or_else(|| "-".into(), money),
+            p.cause,
+            p.event_ts,
+            rules.join(" ")
+        );
+    }
     Ok(())
 }
 
