@@ -1,9 +1,9 @@
 //! NDJSON files as input: one event per line, consumed in micro-batches of a fixed
-//! number of lines. The position stored with each batch is the number of lines
-//! consumed, so a restart resumes exactly after the last committed batch, with the same
-//! batch boundaries as an uninterrupted run.
+//! number of lines. The position stored with each batch is the lines consumed and the
+//! byte offset after them, so a restart seeks to just after the last committed batch
+//! and keeps the batch boundaries of an uninterrupted run.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -27,35 +27,35 @@ pub fn run_file(
 ) -> Result<Stats> {
     let name = path.display().to_string();
     let source = format!("file:{name}");
-    let done = match state.position(&source)? {
-        Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().context("stored file position is corrupt")?),
-        None => 0,
+    let Position { mut lines, mut offset } = match state.position(&source)? {
+        Some(bytes) => Position::decode(&bytes).context("stored file position is corrupt")?,
+        None => Position::default(),
     };
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open input {name}"))?;
-    let mut lines = BufReader::new(file).lines();
-    let mut consumed = 0u64;
-    while consumed < done {
-        match lines.next() {
-            Some(line) => {
-                line.with_context(|| format!("reading {name}"))?;
-                consumed += 1;
-            }
-            None => break,
-        }
-    }
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open input {name}"))?;
+    // Resume by seeking, not by reading the consumed lines again.
+    file.seek(SeekFrom::Start(offset)).with_context(|| format!("seeking {name} to byte {offset}"))?;
+    let mut reader = BufReader::new(file);
+
     let mut total = Stats::default();
     let size = batch_size.max(1);
     // The batch grows as lines arrive: a huge --batch-size must not reserve memory up front.
     let mut batch = Vec::with_capacity(size.min(4_096));
+    let mut text = String::new();
     loop {
         batch.clear();
         let mut read = 0usize;
-        for line in lines.by_ref().take(size) {
-            let text = line.with_context(|| format!("reading {name}"))?;
+        while read < size {
+            text.clear();
+            let n = reader.read_line(&mut text).with_context(|| format!("reading {name}"))?;
+            if n == 0 {
+                break;
+            }
             read += 1;
-            consumed += 1;
-            if !text.trim().is_empty() {
-                batch.push(Input { text, origin: Origin::File { path: name.clone(), line: consumed } });
+            lines += 1;
+            offset += n as u64;
+            let event = text.trim_end_matches(['\n', '\r']);
+            if !event.trim().is_empty() {
+                batch.push(Input { text: event.to_owned(), origin: Origin::File { path: name.clone(), line: lines } });
             }
         }
         if read == 0 {
@@ -66,12 +66,33 @@ pub fn run_file(
         sink.write(&out).context("writing output records")?;
         sink.flush().context("flushing output records")?;
         let mut pending = std::mem::take(&mut out.pending);
-        pending.set_position(&source, consumed.to_le_bytes().to_vec());
+        pending.set_position(&source, Position { lines, offset }.encode());
         pending.commit(state)?;
         total.add(&out.stats);
-        progress(consumed);
+        progress(lines);
     }
     Ok(total)
+}
+
+/// How far a file was consumed: whole lines, and the byte offset just after them.
+#[derive(Default)]
+struct Position {
+    lines: u64,
+    offset: u64,
+}
+
+impl Position {
+    fn encode(&self) -> Vec<u8> {
+        [self.lines.to_le_bytes(), self.offset.to_le_bytes()].concat()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let (lines, offset) = bytes.split_at_checked(8)?;
+        Some(Position {
+            lines: u64::from_le_bytes(lines.try_into().ok()?),
+            offset: u64::from_le_bytes(offset.try_into().ok()?),
+        })
+    }
 }
 
 fn now_millis() -> i64 {

@@ -58,18 +58,20 @@ pub struct State {
     meta: Keyspace,
 }
 
+fn from_postcard<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| StateError::Corrupt { what, why: e.to_string() })
+}
+
+fn from_json<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt { what, why: e.to_string() })
+}
+
 fn postcard_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static str) -> Result<Option<T>> {
-    match ks.get(key)? {
-        None => Ok(None),
-        Some(v) => postcard::from_bytes(&v).map(Some).map_err(|e| StateError::Corrupt { what, why: e.to_string() }),
-    }
+    ks.get(key)?.map(|v| from_postcard(&v, what)).transpose()
 }
 
 fn json_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static str) -> Result<Option<T>> {
-    match ks.get(key)? {
-        None => Ok(None),
-        Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| StateError::Corrupt { what, why: e.to_string() }),
-    }
+    ks.get(key)?.map(|v| from_json(&v, what)).transpose()
 }
 
 fn postcard_bytes<T: Serialize>(v: &T) -> Vec<u8> {
@@ -144,9 +146,7 @@ impl State {
         let mut out = Vec::new();
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (_, v) = kv.into_inner()?;
-            out.push(
-                serde_json::from_slice(&v).map_err(|e| StateError::Corrupt { what: "price", why: e.to_string() })?,
-            );
+            out.push(from_json(&v, "price")?);
         }
         Ok(out)
     }
@@ -158,9 +158,7 @@ impl State {
         let mut out = Vec::new();
         for kv in self.history.prefix(&prefix) {
             let (_, v) = kv.into_inner()?;
-            out.push(
-                serde_json::from_slice(&v).map_err(|e| StateError::Corrupt { what: "history", why: e.to_string() })?,
-            );
+            out.push(from_json(&v, "history")?);
         }
         Ok(out)
     }
@@ -174,7 +172,7 @@ impl State {
     pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
         self.prices.iter().map(|kv| {
             let (_, v) = kv.into_inner()?;
-            serde_json::from_slice(&v).map_err(|e| StateError::Corrupt { what: "price", why: e.to_string() })
+            from_json(&v, "price")
         })
     }
 
@@ -219,8 +217,7 @@ impl Pending {
         let mut by_supplier: BTreeMap<Vec<u8>, QuoteRecord> = BTreeMap::new();
         for kv in state.quotes.prefix(&prefix) {
             let (k, v) = kv.into_inner()?;
-            let q: QuoteRecord =
-                postcard::from_bytes(&v).map_err(|e| StateError::Corrupt { what: "quote", why: e.to_string() })?;
+            let q: QuoteRecord = from_postcard(&v, "quote")?;
             by_supplier.insert(k.to_vec(), q);
         }
         for (k, q) in self.quotes.range::<Vec<u8>, _>((Bound::Included(&prefix), Bound::Unbounded)) {
