@@ -8,8 +8,9 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
+use super::Runner;
 use crate::engine::PluginSet;
-use crate::intake::{Origin, format_millis};
+use crate::intake::Origin;
 use crate::pipeline::{Input, Pipeline, Stats};
 use crate::sink::Sink;
 use crate::state::State;
@@ -36,7 +37,7 @@ pub fn run_file(
     file.seek(SeekFrom::Start(offset)).with_context(|| format!("seeking {name} to byte {offset}"))?;
     let mut reader = BufReader::new(file);
 
-    let mut total = Stats::default();
+    let mut runner = Runner::new(state, plugins, pipeline, sink);
     let size = batch_size.max(1);
     // The batch grows as lines arrive: a huge --batch-size must not reserve memory up front.
     let mut batch = Vec::with_capacity(size.min(4_096));
@@ -61,17 +62,10 @@ pub fn run_file(
         if read == 0 {
             break;
         }
-        let mut out = pipeline.process(state, plugins, &batch, &format_millis(now_millis()))?;
-        // Output first, state second: a crash in between repeats records, never loses one.
-        sink.write(&out).context("writing output records")?;
-        sink.flush().context("flushing output records")?;
-        let mut pending = std::mem::take(&mut out.pending);
-        pending.set_position(&source, Position { lines, offset }.encode());
-        pending.commit(state)?;
-        total.add(&out.stats);
+        runner.batch(&batch, &source, Position { lines, offset }.encode())?;
         progress(lines);
     }
-    Ok(total)
+    runner.finish()
 }
 
 /// How far a file was consumed: whole lines, and the byte offset just after them.
@@ -93,8 +87,4 @@ impl Position {
             offset: u64::from_le_bytes(offset.try_into().ok()?),
         })
     }
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
