@@ -5,11 +5,13 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
+use pricing_runtime::config::{Config, InputConfig, Overrides};
 use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost, PluginSet};
-use pricing_runtime::pipeline::{Pipeline, PipelineConfig, Stats};
+use pricing_runtime::pipeline::{Pipeline, Stats};
 use pricing_runtime::plugins;
+use pricing_runtime::progress::{GenProgress, InputProgress};
 use pricing_runtime::sink::FileSink;
-use pricing_runtime::source::run_file;
+use pricing_runtime::source::{STDIN_NAME, run_file, run_stdin};
 use pricing_runtime::state::{DeparturePrice, State, Status};
 
 /// The travel pricing engine.
@@ -34,19 +36,24 @@ enum Command {
         #[arg(long, default_value_t = EngineConfig::default().memory_limit_mib)]
         memory_limit_mib: u64,
     },
-    /// Price the events of NDJSON files on the embedded default: state and output files
-    /// (`departure-prices.ndjson`, `product-prices.ndjson`, `dlq.ndjson`) in `--data`.
-    /// Resumes after the last committed batch of each file.
+    /// Price the events of NDJSON files (or stdin) on the embedded default: state and
+    /// output files (`departure-prices.ndjson`, `product-prices.ndjson`, `dlq.ndjson`) in
+    /// the data folder. Resumes after the last committed batch of each file; stdin cannot
+    /// seek, so it is always consumed from its first line.
     Run {
-        /// Input files, consumed in order.
-        #[arg(required = true)]
+        /// Input files, consumed in order; `-` reads stdin. Replace the config's
+        /// `input.files` [default: the config's]
         files: Vec<PathBuf>,
-        /// Data folder: state and output files.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
-        /// Events per micro-batch (one atomic state commit each).
-        #[arg(long, default_value_t = 1000)]
-        batch_size: usize,
+        /// TOML config file (every field: `examples/pricing.toml`); the other flags override it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Data folder: state and output files [default: the config's `data`, else `data`]
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Events per micro-batch, one atomic state commit each [default: the config's
+        /// `input.batch_size`, else 1000]
+        #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        batch_size: Option<usize>,
     },
     /// The quickstart: price the example workload (`examples/events.ndjson`) into a fresh
     /// `data/demo` folder and print the starting prices and the cheapest departures.
@@ -108,8 +115,9 @@ fn run_cli() -> Result<()> {
                 EngineConfig::default().with_call_budget_ms(call_budget_ms).with_memory_limit_mib(memory_limit_mib);
             list_plugins(&files, config)
         }
-        Command::Run { files, data, batch_size } => {
-            let stats = run(&files, &data, batch_size)?;
+        Command::Run { files, config, data, batch_size } => {
+            let config = Config::resolve(config.as_deref(), Overrides { files, data, batch_size })?;
+            let stats = run(&config)?;
             eprintln!("{}", serde_json::to_string_pretty(&stats)?);
             Ok(())
         }
@@ -119,8 +127,12 @@ fn run_cli() -> Result<()> {
         Command::Gen { config } => {
             let started = Instant::now();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let summary = pricing_runtime::r#gen::generate(&config, &mut out, |_, _| {})?;
+            let mut progress = GenProgress::new();
+            let summary = pricing_runtime::r#gen::generate(&config, &mut out, |written, expected| {
+                progress.update(written, expected);
+            })?;
             std::io::Write::flush(&mut out)?;
+            progress.finish();
             eprintln!("{}", serde_json::to_string_pretty(&summary)?);
             eprintln!("generated {} lines in {:.2} s", summary.lines, started.elapsed().as_secs_f64());
             Ok(())
@@ -128,22 +140,33 @@ fn run_cli() -> Result<()> {
     }
 }
 
-fn run(files: &[PathBuf], data: &Path, batch_size: usize) -> Result<Stats> {
-    let host = PluginHost::new(EngineConfig::default())?;
+fn run(config: &Config) -> Result<Stats> {
+    let host = PluginHost::new(config.engine.engine_config())?;
     let plugins = PluginSet::reference(&host)?;
+    let data = &config.data;
     let state = State::open(&data.join("state")).with_context(|| format!("opening state in {}", data.display()))?;
-    let mut sink = FileSink::open(data)?;
-    let pipeline = Pipeline::new(PipelineConfig::default());
+    let mut sink = FileSink::open(data).with_context(|| format!("opening the output files in {}", data.display()))?;
+    let pipeline = Pipeline::new(config.pipeline.clone());
+    let batch_size = config.input.batch_size;
     let mut total = Stats::default();
-    for file in files {
+    for file in &config.input.files {
         let started = Instant::now();
-        let stats = run_file(file, batch_size, &state, &plugins, &pipeline, &mut sink, |lines| {
-            if lines % 100_000 < batch_size as u64 {
-                tracing::info!(file = %file.display(), lines, "progress");
-            }
-        })?;
+        let stats = if file.as_os_str() == STDIN_NAME {
+            let mut progress = InputProgress::stream("stdin");
+            let stats = run_stdin(batch_size, &state, &plugins, &pipeline, &mut sink, |p| progress.update(p));
+            progress.finish();
+            stats?
+        } else {
+            let name = file.display().to_string();
+            // A missing file is reported by run_file, with the error that says so.
+            let size = std::fs::metadata(file).map_or(0, |m| m.len());
+            let mut progress = InputProgress::file(&name, size);
+            let stats = run_file(file, batch_size, &state, &plugins, &pipeline, &mut sink, |p| progress.update(p));
+            progress.finish();
+            stats?
+        };
         tracing::info!(
-            file = %file.display(),
+            input = %file.display(),
             events = stats.events,
             stale = stats.stale,
             dead_letters = stats.dead_letter_total(),
@@ -160,7 +183,12 @@ fn demo(events: &Path, data: &Path) -> Result<()> {
     if data.exists() {
         std::fs::remove_dir_all(data).with_context(|| format!("emptying {}", data.display()))?;
     }
-    let stats = run(&[events.to_path_buf()], data, 1000)?;
+    let config = Config {
+        data: data.to_path_buf(),
+        input: InputConfig { files: vec![events.to_path_buf()], ..InputConfig::default() },
+        ..Config::default()
+    };
+    let stats = run(&config)?;
     println!(
         "{} events: {} applied, {} stale, {} dead-lettered; {} departure price records, {} product price records\n",
         stats.events,

@@ -61,14 +61,14 @@ fn golden_prices_versions_and_dead_letters() {
     let first = run(&state, &plugins, CATALOG);
     assert!(first.dead_letters.is_empty(), "{:?}", first.dead_letters);
     assert_eq!(first.departures.len(), 1, "priced once per batch, however many events touched it");
-    let p = &first.departures[0];
+    let p = &first.departure_prices()[0];
     assert_eq!((p.status, p.price, p.version), (Status::Available, Some(331_400), 1));
     let amounts: Vec<i64> = p.components.iter().map(|c| c.amount).collect();
     assert_eq!(amounts, vec![286_340, 65_002, 3_000, -23_000]);
     assert_eq!(p.cause, "e-11", "the last event touching it in the batch");
     assert!(p.rules["flight"].starts_with("flight@1.0.0+"), "{:?}", p.rules);
     assert_eq!(first.products.len(), 1);
-    assert_eq!(first.products[0].from_price, Some(331_400));
+    assert_eq!(first.product_prices()[0].from_price, Some(331_400));
 
     // Batch 2: MU cuts the outbound fare; a stale replay, a bad currency, a negative fare
     // and broken JSON are handled around it.
@@ -90,7 +90,7 @@ fn golden_prices_versions_and_dead_letters() {
     let classes: Vec<&str> = second.dead_letters.iter().map(|d| d.reason_class).collect();
     assert_eq!(classes, vec!["currency_mismatch", "negative_amount", "not_json"]);
     assert_eq!(second.dead_letters[2].origin, Origin::File { path: "golden".into(), line: 5 });
-    let p = &second.departures[0];
+    let p = &second.departure_prices()[0];
     assert_eq!((p.price, p.version, p.cause.as_str()), (Some(321_100), 2, "e-12"));
 
     // Batch 3: a change that does not move the price writes nothing.
@@ -111,10 +111,10 @@ fn golden_prices_versions_and_dead_letters() {
             r#"{"id":"e-18","kind":"flight","key":"XMN/SHA/2026-12-04","supplier":"MU","op":"delete","seq":2,"ts":"2026-11-22T10:02:00Z"}"#,
         ],
     );
-    let p = &fourth.departures[0];
+    let p = &fourth.departure_prices()[0];
     assert_eq!((p.status, p.price, p.version), (Status::Unavailable, None, 3));
     assert!(p.reason.as_deref().is_some_and(|r| r.contains("return")), "{:?}", p.reason);
-    assert_eq!(fourth.products[0].from_price, None);
+    assert_eq!(fourth.product_prices()[0].from_price, None);
 
     // Batch 5: the product drops its departure: retired.
     let fifth = run(
@@ -122,7 +122,7 @@ fn golden_prices_versions_and_dead_letters() {
         &plugins,
         &[r#"{"id":"p-2","kind":"product","key":"P1001","op":"delete","seq":2,"ts":"2026-11-22T10:03:00Z"}"#],
     );
-    assert_eq!((fifth.departures[0].status, fifth.departures[0].version), (Status::Retired, 4));
+    assert_eq!((fifth.departure_prices()[0].status, fifth.departure_prices()[0].version), (Status::Retired, 4));
 
     let history = state.history("P1001:SHA:2026-12-01").expect("history");
     let versions: Vec<(u64, Option<i64>)> = history.iter().map(|p| (p.version, p.price)).collect();

@@ -1,9 +1,11 @@
 //! One loaded plugin: its checked metadata, its pre-instantiated component and the live
-//! instance reused across calls.
+//! instance reused across calls. A plugin can also run its rules natively (compiled
+//! into the host, see [`Plugin::native`]): the benchmarks use that to show what the
+//! WebAssembly boundary costs.
 
 use std::sync::{Mutex, MutexGuard};
 
-use pricing_sdk::{Departure, PriceError, Role};
+use pricing_sdk::{Departure, PriceError, PricingRule, Role};
 use wasmtime::Store;
 
 use super::bindings::travel::pricing::types as wit;
@@ -76,13 +78,34 @@ struct Live {
     bindings: Bindings,
 }
 
-/// A loaded, checked plugin. Calls are serialised on its one live instance.
-pub struct Plugin {
+/// The component, its limits and its live instance.
+struct Wasm {
     pre: PluginPre<StoreState>,
     config: EngineConfig,
+    live: Mutex<Option<Live>>,
+}
+
+type DecodeFn = fn(&str, &str) -> Result<Vec<u8>, PriceError>;
+type DependenciesFn = fn(&str, &[Departure]) -> Result<Vec<Vec<String>>, PriceError>;
+type PriceFn = fn(&[u8]) -> pricing_sdk::driver::BatchResult;
+
+/// Rules compiled into the host: the SDK driver over one [`PricingRule`].
+struct Native {
+    decode_quote: DecodeFn,
+    dependencies: DependenciesFn,
+    price_batch: PriceFn,
+}
+
+enum Backend {
+    Wasm(Wasm),
+    Native(Native),
+}
+
+/// A loaded, checked plugin. Calls are serialised on its one live instance.
+pub struct Plugin {
+    backend: Backend,
     info: PluginInfo,
     id: String,
-    live: Mutex<Option<Live>>,
 }
 
 impl Plugin {
@@ -95,7 +118,29 @@ impl Plugin {
             hash,
         };
         let id = info.id();
-        Plugin { pre, config, info, id, live: Mutex::new(None) }
+        Plugin { backend: Backend::Wasm(Wasm { pre, config, live: Mutex::new(None) }), info, id }
+    }
+
+    /// The rules of `R` run natively, without WebAssembly: no sandbox, no limits. For
+    /// benchmarks and tests only; production plugins are components. Its hash is
+    /// `native`.
+    #[must_use]
+    pub fn native<R: PricingRule>() -> Self {
+        let meta = R::metadata();
+        let info = PluginInfo {
+            kind: meta.kind.to_owned(),
+            version: meta.version.to_owned(),
+            role: meta.role,
+            description: meta.description.to_owned(),
+            hash: "native".to_owned(),
+        };
+        let id = info.id();
+        let native = Native {
+            decode_quote: pricing_sdk::driver::decode_quote::<R>,
+            dependencies: pricing_sdk::driver::dependencies::<R>,
+            price_batch: pricing_sdk::driver::price_batch::<R>,
+        };
+        Plugin { backend: Backend::Native(native), info, id }
     }
 
     pub(crate) fn with_info(mut self, info: PluginInfo) -> Self {
@@ -135,7 +180,12 @@ impl Plugin {
     /// Validates one quote (`data` as JSON text) and returns its compact stored form,
     /// or the plugin's reason for refusing it.
     pub fn decode_quote(&self, key: &str, data: &str) -> Result<Result<Vec<u8>, PriceError>, PluginError> {
-        self.call(|store, b| b.call_decode_quote(store, key, data)).map(|r| r.map_err(price_error))
+        match &self.backend {
+            Backend::Native(n) => Ok((n.decode_quote)(key, data)),
+            Backend::Wasm(_) => {
+                self.call(|store, b| b.call_decode_quote(store, key, data)).map(|r| r.map_err(price_error))
+            }
+        }
     }
 
     /// The resource keys each departure depends on for one product binding (JSON text).
@@ -144,6 +194,9 @@ impl Plugin {
         binding: &str,
         departures: &[Departure],
     ) -> Result<Result<Vec<Vec<String>>, PriceError>, PluginError> {
+        if let Backend::Native(n) = &self.backend {
+            return Ok((n.dependencies)(binding, departures));
+        }
         let departures: Vec<wit::Departure> = departures
             .iter()
             .map(|d| wit::Departure {
@@ -168,20 +221,26 @@ impl Plugin {
     /// Prices a batch built with [`pricing_sdk::wire::BatchBuilder`] holding
     /// `departures` departures.
     pub fn price_batch(&self, batch: &[u8], departures: usize) -> Result<BatchOutcome, PluginError> {
-        let result = self.call(|store, b| b.call_price_batch(store, batch))?;
-        if result.amounts.len() != departures {
-            let first =
-                result.errors.first().map(|e| format!(" ({})", price_error(e.error.clone()))).unwrap_or_default();
-            return Err(
-                self.contract(format!("returned {} amounts for {departures} departures{first}", result.amounts.len()))
-            );
+        let (amounts, errors) = match &self.backend {
+            Backend::Native(n) => {
+                let r = (n.price_batch)(batch);
+                (r.amounts, r.errors)
+            }
+            Backend::Wasm(_) => {
+                let r = self.call(|store, b| b.call_price_batch(store, batch))?;
+                (r.amounts, r.errors.into_iter().map(|e| (e.index, price_error(e.error))).collect())
+            }
+        };
+        if amounts.len() != departures {
+            let first = errors.first().map(|e| format!(" ({})", e.1)).unwrap_or_default();
+            return Err(self.contract(format!("returned {} amounts for {departures} departures{first}", amounts.len())));
         }
-        let mut results: Vec<Result<i64, PriceError>> = result.amounts.into_iter().map(Ok).collect();
-        for e in result.errors {
+        let mut results: Vec<Result<i64, PriceError>> = amounts.into_iter().map(Ok).collect();
+        for (index, error) in errors {
             let slot = results
-                .get_mut(e.index as usize)
-                .ok_or_else(|| self.contract(format!("error for departure {} of {departures}", e.index)))?;
-            *slot = Err(price_error(e.error));
+                .get_mut(index as usize)
+                .ok_or_else(|| self.contract(format!("error for departure {index} of {departures}")))?;
+            *slot = Err(error);
         }
         if self.info.role == Role::Component
             && let Some(negative) = results.iter().flatten().find(|a| **a < 0)
@@ -193,27 +252,10 @@ impl Plugin {
 
     fn contract(&self, message: String) -> PluginError {
         // A plugin that breaks the contract may be in any state: start afresh next time.
-        *self.lock() = None;
+        if let Backend::Wasm(w) = &self.backend {
+            *w.lock() = None;
+        }
         PluginError::Contract { plugin: self.id.clone(), message }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<Live>> {
-        // A panic while holding the lock cannot leave the Option half-written.
-        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn instantiate(&self) -> Result<Live, PluginError> {
-        let limit = usize::try_from(self.config.memory_limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let mut store = Store::new(self.pre.engine(), StoreState::new(limit));
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(self.deadline_ticks());
-        let bindings = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, &store))?;
-        Ok(Live { store, bindings })
-    }
-
-    fn deadline_ticks(&self) -> u64 {
-        // +1: the deadline counts from the current epoch, which may be about to tick.
-        self.config.call_budget_ms.div_ceil(TICK.as_millis() as u64).max(1) + 1
     }
 
     /// Runs one call on the live instance (creating it if needed) with a fresh time
@@ -222,25 +264,49 @@ impl Plugin {
         &self,
         f: impl FnOnce(&mut Store<StoreState>, &Bindings) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
-        let mut guard = self.lock();
+        let Backend::Wasm(w) = &self.backend else {
+            return Err(PluginError::Contract { plugin: self.id.clone(), message: "not a component".into() });
+        };
+        let mut guard = w.lock();
         let live = match guard.take() {
             Some(live) => live,
-            None => self.instantiate()?,
+            None => w.instantiate(&self.id)?,
         };
         let Live { mut store, bindings } = live;
-        store.set_epoch_deadline(self.deadline_ticks());
+        store.set_epoch_deadline(w.deadline_ticks());
         store.data_mut().limiter.denied = false;
         match f(&mut store, &bindings) {
             Ok(value) => {
                 *guard = Some(Live { store, bindings });
                 Ok(value)
             }
-            Err(e) => Err(self.classify(e, &store)),
+            Err(e) => Err(w.classify(&self.id, e, &store)),
         }
     }
+}
 
-    fn classify(&self, e: wasmtime::Error, store: &Store<StoreState>) -> PluginError {
-        let plugin = self.id.clone();
+impl Wasm {
+    fn lock(&self) -> MutexGuard<'_, Option<Live>> {
+        // A panic while holding the lock cannot leave the Option half-written.
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn instantiate(&self, id: &str) -> Result<Live, PluginError> {
+        let limit = usize::try_from(self.config.memory_limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let mut store = Store::new(self.pre.engine(), StoreState::new(limit));
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(self.deadline_ticks());
+        let bindings = self.pre.instantiate(&mut store).map_err(|e| self.classify(id, e, &store))?;
+        Ok(Live { store, bindings })
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        // +1: the deadline counts from the current epoch, which may be about to tick.
+        self.config.call_budget_ms.div_ceil(TICK.as_millis() as u64).max(1) + 1
+    }
+
+    fn classify(&self, id: &str, e: wasmtime::Error, store: &Store<StoreState>) -> PluginError {
+        let plugin = id.to_owned();
         if store.data().limiter.denied {
             return PluginError::MemoryLimit { plugin, limit_mib: self.config.memory_limit_mib };
         }

@@ -108,6 +108,11 @@ pub struct GenConfig {
     /// Hotels per destination.
     #[arg(long, default_value_t = GenConfig::default().hotels_per_destination)]
     pub hotels_per_destination: u32,
+    /// Days over which products' first departure dates are spread: small values make
+    /// many products share each flight route-date (high fan-out), a year makes it
+    /// about as sparse as a real catalog.
+    #[arg(long, default_value_t = GenConfig::default().date_spread_days)]
+    pub date_spread_days: u32,
     /// First departure date, `YYYY-MM-DD`.
     #[arg(long, default_value_t = GenConfig::default().first_date)]
     pub first_date: String,
@@ -147,6 +152,7 @@ impl Default for GenConfig {
             discount_share: 0.6,
             destinations: 0,
             hotels_per_destination: 25,
+            date_spread_days: 4,
             first_date: "2026-12-01".into(),
             clock_start: "2026-11-01T00:00:00Z".into(),
             ts_step_ms: 10,

@@ -160,6 +160,8 @@ pub(super) struct World {
     pub products: u32,
     pub cities: u32,
     pub dates_per_city: u32,
+    /// Days over which products' first dates are spread.
+    pub date_spread_days: u32,
     pub cruise_share: f64,
     pub discount_share: f64,
     pub hotels_per_dest: u32,
@@ -206,6 +208,7 @@ impl World {
             products: config.products,
             cities: config.cities.min(CITIES.len() as u32),
             dates_per_city: config.dates_per_city,
+            date_spread_days: config.date_spread_days.max(1),
             cruise_share: config.cruise_share,
             discount_share: config.discount_share,
             hotels_per_dest: config.hotels_per_destination,
@@ -247,7 +250,7 @@ impl World {
         let n_cities = (self.cities as usize - 1 + rng.index(3)).clamp(1, gateways.len());
         let picks = distinct(&mut rng, &self.gateway_zipf, n_cities);
         let cities: Vec<u32> = picks.into_iter().map(|g| gateways[g]).collect();
-        let start = self.first_day + rng.below(4) as i32;
+        let start = self.first_day + rng.below(u64::from(self.date_spread_days)) as i32;
         let shared = self.dates(&mut rng, start);
         let departures = cities
             .into_iter()

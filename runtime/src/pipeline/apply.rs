@@ -1,13 +1,14 @@
 //! Applying one event to the batch's pending state and marking the departures it touches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use pricing_sdk::Departure;
 
 use super::{Cause, Input, PipelineConfig};
 use crate::engine::PluginSet;
 use crate::intake::{Event, Op, ProductDef, Rejection, Rules, decode};
-use crate::state::{BoundComponent, DepartureRecord, Pending, ProductRecord, QuoteRecord, State, StateError};
+use crate::state::{BoundComponent, DepartureRecord, ProductRecord, QuoteRecord, StateError, Writer};
 
 /// What became of an event.
 pub(crate) enum Applied {
@@ -16,13 +17,34 @@ pub(crate) enum Applied {
     Rejected(Rejection),
 }
 
-type Affected = BTreeMap<String, Cause>;
+/// The departures a batch touched, each with the last event that touched it.
+#[derive(Default)]
+pub(crate) struct Affected {
+    pub causes: Vec<Cause>,
+    pub marks: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
+}
+
+impl Affected {
+    /// Starts marking for `event`; returns its cause index.
+    fn cause(&mut self, event: &Event) -> u32 {
+        self.causes.push(Cause { id: event.id.clone(), ts: event.ts.clone() });
+        (self.causes.len() - 1) as u32
+    }
+
+    fn mark(&mut self, departure: &Arc<str>, cause: u32) {
+        match self.marks.get_mut(departure) {
+            Some(c) => *c = cause,
+            None => {
+                self.marks.insert(Arc::clone(departure), cause);
+            }
+        }
+    }
+}
 
 pub(crate) fn apply(
     config: &PipelineConfig,
-    state: &State,
+    writer: &mut Writer<'_>,
     plugins: &PluginSet,
-    pending: &mut Pending,
     input: &Input,
     affected: &mut Affected,
 ) -> Result<Applied, StateError> {
@@ -33,24 +55,23 @@ pub(crate) fn apply(
         Err(r) => return Ok(Applied::Rejected(r)),
     };
     if event.kind == "product" {
-        product(state, plugins, pending, &event, affected)
+        product(writer, plugins, &event, affected)
     } else {
-        resource(state, plugins, pending, &event, affected)
+        resource(writer, plugins, &event, affected)
     }
 }
 
 fn resource(
-    state: &State,
+    writer: &mut Writer<'_>,
     plugins: &PluginSet,
-    pending: &mut Pending,
     event: &Event,
     affected: &mut Affected,
 ) -> Result<Applied, StateError> {
     let Some(plugin) = plugins.get(&event.kind) else {
         return Ok(Applied::Rejected(Rejection::UnknownKind(event.kind.clone())));
     };
-    if let Some(stored) = pending.quote(state, &event.kind, &event.key, &event.supplier)?
-        && event.seq <= stored.seq
+    if let Some(stored) = writer.resource(&event.kind, &event.key)?.seq(&event.supplier)
+        && event.seq <= stored
     {
         return Ok(Applied::Stale);
     }
@@ -67,18 +88,20 @@ fn resource(
         },
         Op::Delete => QuoteRecord { seq: event.seq, deleted: true, compact: Vec::new() },
     };
-    pending.put_quote(&event.kind, &event.key, &event.supplier, record);
-    let cause = Cause { id: event.id.clone(), ts: event.ts.clone() };
-    for departure in pending.dependents(state, &event.kind, &event.key)? {
-        affected.insert(departure, cause.clone());
+    writer.put_quote(&event.kind, &event.key, &event.supplier, record)?;
+    let dependents = writer.dependents(&event.kind, &event.key)?;
+    if !dependents.is_empty() {
+        let cause = affected.cause(event);
+        for departure in dependents.iter() {
+            affected.mark(departure, cause);
+        }
     }
     Ok(Applied::Yes)
 }
 
 fn product(
-    state: &State,
+    writer: &mut Writer<'_>,
     plugins: &PluginSet,
-    pending: &mut Pending,
     event: &Event,
     affected: &mut Affected,
 ) -> Result<Applied, StateError> {
@@ -86,7 +109,7 @@ fn product(
     if id.contains(':') || id.contains('\0') {
         return Ok(Applied::Rejected(Rejection::Product(format!("product key {id:?} must not contain ':'"))));
     }
-    let stored = pending.product(state, id)?;
+    let stored = writer.product(id)?;
     if let Some(s) = &stored
         && event.seq <= s.seq
     {
@@ -108,34 +131,35 @@ fn product(
         },
         None => BTreeMap::new(),
     };
-    let cause = Cause { id: event.id.clone(), ts: event.ts.clone() };
+    let cause = affected.cause(event);
 
     if let Some(old) = stored.and_then(|s| s.def) {
         for d in &old.departures {
-            let dep = old.departure_id(d);
-            if let Some(rec) = pending.departure(state, &dep)? {
+            let dep: Arc<str> = old.departure_id(d).into();
+            if let Some(rec) = writer.departure(&dep)? {
                 for c in &rec.components {
                     for key in &c.keys {
-                        pending.set_dependency(&c.kind, key, &dep, false);
+                        writer.set_dependency(&c.kind, key, &dep, false)?;
                     }
                 }
             }
-            if !records.contains_key(&dep) {
-                pending.put_departure(&dep, None);
-                affected.insert(dep, cause.clone());
+            if !records.contains_key(&*dep) {
+                writer.put_departure(&dep, None);
+                affected.mark(&dep, cause);
             }
         }
     }
     for (dep, rec) in records {
+        let dep: Arc<str> = dep.into();
         for c in &rec.components {
             for key in &c.keys {
-                pending.set_dependency(&c.kind, key, &dep, true);
+                writer.set_dependency(&c.kind, key, &dep, true)?;
             }
         }
-        pending.put_departure(&dep, Some(rec));
-        affected.insert(dep, cause.clone());
+        writer.put_departure(&dep, Some(rec));
+        affected.mark(&dep, cause);
     }
-    pending.put_product(id, ProductRecord { seq: event.seq, def: new_def });
+    writer.put_product(id, ProductRecord { seq: event.seq, def: new_def });
     Ok(Applied::Yes)
 }
 

@@ -1,16 +1,17 @@
 //! One micro-batch: events in, state changes and output records out.
 //!
-//! [`Pipeline::process`] applies the events to a [`Pending`] overlay (stale events are
-//! counted and skipped, bad ones become dead letters), marks every departure a change
-//! touches, prices each of them once with one plugin call per kind, and returns the
-//! records to emit together with the overlay. The caller writes and flushes the records
-//! and only then commits the overlay with the input position, so a crash repeats
-//! output, never skips it.
+//! [`Pipeline::process`] applies the events through the state's [`Writer`](crate::state::Writer)
+//! (stale events are counted and skipped, bad ones become dead letters), marks every
+//! departure a change touches, prices each of them once with one plugin call per kind,
+//! and returns the records to emit together with the encoded state changes
+//! ([`Pending`]). The caller writes and flushes the records and only then commits the
+//! changes with the input position, so a crash repeats output, never skips it.
 
 mod apply;
 mod price;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -56,11 +57,22 @@ pub struct DeadLetter {
     pub event: serde_json::Value,
 }
 
-/// Why an event was affected departures' cause.
+/// The event that caused a departure's re-pricing. A batch keeps its causes in a list
+/// and marks departures with an index into it: marking must not allocate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Cause {
     pub id: String,
     pub ts: String,
+}
+
+/// One output record: its key and its JSON (the same bytes are stored as the current
+/// price and in history).
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// The record key: `PRODUCT:CITY:DATE` or `PRODUCT`.
+    pub key: String,
+    /// The JSON value.
+    pub json: Arc<[u8]>,
 }
 
 /// Counters of one batch (and, summed, of a run).
@@ -109,16 +121,30 @@ impl Stats {
 /// What a batch produced.
 #[derive(Default)]
 pub struct BatchOutput {
-    /// New departure price versions, in key order.
-    pub departures: Vec<DeparturePrice>,
-    /// New product starting prices.
-    pub products: Vec<ProductPrice>,
+    /// New departure price versions ([`DeparturePrice`] JSON), in key order.
+    pub departures: Vec<Record>,
+    /// New product starting prices ([`ProductPrice`] JSON), in key order.
+    pub products: Vec<Record>,
     /// Rejected inputs, in input order.
     pub dead_letters: Vec<DeadLetter>,
     /// The batch's counters.
     pub stats: Stats,
     /// The state changes, to commit after the output is durable.
     pub pending: Pending,
+}
+
+impl BatchOutput {
+    /// The departure price records, decoded.
+    #[must_use]
+    pub fn departure_prices(&self) -> Vec<DeparturePrice> {
+        self.departures.iter().filter_map(|r| serde_json::from_slice(&r.json).ok()).collect()
+    }
+
+    /// The product price records, decoded.
+    #[must_use]
+    pub fn product_prices(&self) -> Vec<ProductPrice> {
+        self.products.iter().filter_map(|r| serde_json::from_slice(&r.json).ok()).collect()
+    }
 }
 
 /// A pipeline failure that stops processing (bad input never does).
@@ -151,10 +177,11 @@ impl Pipeline {
         priced_at: &str,
     ) -> Result<BatchOutput, PipelineError> {
         let mut out = BatchOutput::default();
-        let mut affected: BTreeMap<String, Cause> = BTreeMap::new();
+        let mut writer = state.writer();
+        let mut affected = apply::Affected::default();
         for input in inputs {
             out.stats.events += 1;
-            match apply::apply(&self.config, state, plugins, &mut out.pending, input, &mut affected)? {
+            match apply::apply(&self.config, &mut writer, plugins, input, &mut affected)? {
                 apply::Applied::Yes => out.stats.applied += 1,
                 apply::Applied::Stale => out.stats.stale += 1,
                 apply::Applied::Rejected(rejection) => {
@@ -164,7 +191,8 @@ impl Pipeline {
                 }
             }
         }
-        price::price_affected(&self.config, state, plugins, &mut out, &affected, priced_at)?;
+        price::price_affected(&self.config, &mut writer, plugins, &mut out, affected, priced_at)?;
+        out.pending = writer.finish();
         Ok(out)
     }
 }

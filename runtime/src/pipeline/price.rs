@@ -2,24 +2,29 @@
 //! (and per adjustment step), then composing and versioning the prices.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use pricing_sdk::money::round_up_to_unit;
 use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 use pricing_sdk::{PriceError, Role};
 
-use super::{BatchOutput, Cause, PipelineConfig};
+use super::apply::Affected;
+use super::{BatchOutput, Cause, PipelineConfig, Record};
 use crate::engine::PluginSet;
-use crate::state::{ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, State, StateError, Status};
+use crate::state::{
+    ComponentAmount, DeparturePrice, DepartureRecord, Offer, ProductPrice, ProductPrices, StateError, Status, Writer,
+    json_record,
+};
 
 /// One departure being priced: its definition and its components' results so far.
-struct Job<'a> {
-    id: &'a str,
-    cause: &'a Cause,
-    record: Option<DepartureRecord>,
+struct Job {
+    id: Arc<str>,
+    cause: u32,
+    record: Option<Arc<DepartureRecord>>,
     results: Vec<Option<Result<i64, String>>>,
 }
 
-impl Job<'_> {
+impl Job {
     fn failed(&self) -> bool {
         self.results.iter().any(|r| matches!(r, Some(Err(_))))
     }
@@ -31,123 +36,120 @@ impl Job<'_> {
 
 pub(crate) fn price_affected(
     config: &PipelineConfig,
-    state: &State,
+    writer: &mut Writer<'_>,
     plugins: &PluginSet,
     out: &mut BatchOutput,
-    affected: &BTreeMap<String, Cause>,
+    affected: Affected,
     priced_at: &str,
 ) -> Result<(), StateError> {
-    let mut jobs = Vec::with_capacity(affected.len());
-    for (id, cause) in affected {
-        let record = out.pending.departure(state, id)?;
+    let Affected { causes, marks } = affected;
+    let mut marked: Vec<(Arc<str>, u32)> = marks.into_iter().collect();
+    // Output in key order, whatever order the events marked them in.
+    marked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut jobs = Vec::with_capacity(marked.len());
+    for (id, cause) in marked {
+        let record = writer.departure(&id)?;
         let results = record.as_ref().map(|r| vec![None; r.components.len()]).unwrap_or_default();
         jobs.push(Job { id, cause, record, results });
     }
 
     // Components first, one call per kind; then adjustments in product order, one call per
     // (step, kind), each on the subtotal so far.
-    let mut kinds: Vec<(String, Role)> = plugins.iter().map(|(k, p)| (k.to_owned(), p.info().role)).collect();
-    kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, k.clone()));
+    let roles: HashMap<&str, Role> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
+    let is_adjustment = |kind: &str| roles.get(kind) == Some(&Role::Adjustment);
+    let mut kinds: Vec<(&str, Role)> = roles.iter().map(|(k, r)| (*k, *r)).collect();
+    kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
     for (kind, _) in kinds.iter().filter(|(_, r)| *r == Role::Component) {
-        let slots = |job: &Job<'_>| -> Vec<usize> {
-            job.record.as_ref().map_or_else(Vec::new, |r| {
-                r.components.iter().enumerate().filter(|(_, c)| c.kind == *kind).map(|(i, _)| i).collect()
-            })
-        };
-        run_kind(state, plugins, out, &mut jobs, kind, Role::Component, slots)?;
+        run_kind(writer, plugins, out, &mut jobs, kind, Role::Component, |_, comp_kind, _| comp_kind == *kind)?;
     }
     let max_steps = jobs
         .iter()
         .filter_map(|j| j.record.as_ref())
-        .map(|r| r.components.iter().filter(|c| is_adjustment(plugins, &c.kind)).count())
+        .map(|r| r.components.iter().filter(|c| is_adjustment(&c.kind)).count())
         .max()
         .unwrap_or(0);
     for step in 0..max_steps {
         for (kind, _) in kinds.iter().filter(|(_, r)| *r == Role::Adjustment) {
-            let slots = |job: &Job<'_>| -> Vec<usize> {
-                if job.failed() {
-                    return Vec::new();
-                }
-                job.record.as_ref().map_or_else(Vec::new, |r| {
-                    r.components
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, c)| is_adjustment(plugins, &c.kind))
-                        .nth(step)
-                        .filter(|(_, c)| c.kind == *kind)
-                        .map(|(i, _)| vec![i])
-                        .unwrap_or_default()
-                })
+            // The component is this job's `step`-th adjustment, of this kind, and nothing
+            // before it failed.
+            let select = |job: &Job, comp_kind: &str, c: usize| {
+                comp_kind == *kind
+                    && !job.failed()
+                    && job
+                        .record
+                        .as_ref()
+                        .is_some_and(|r| r.components[..c].iter().filter(|x| is_adjustment(&x.kind)).count() == step)
             };
-            run_kind(state, plugins, out, &mut jobs, kind, Role::Adjustment, slots)?;
+            run_kind(writer, plugins, out, &mut jobs, kind, Role::Adjustment, select)?;
         }
     }
 
-    let mut touched_products: BTreeMap<String, &Cause> = BTreeMap::new();
+    let mut touched_products: BTreeMap<String, u32> = BTreeMap::new();
     for job in &jobs {
         out.stats.departures_priced += u64::from(job.record.is_some());
-        let Some(price) = compose(config, plugins, job, priced_at) else { continue };
-        let current = out.pending.price(state, job.id)?;
-        if let Some(cur) = &current
-            && cur.same_offer(&price)
-        {
-            continue;
-        }
-        if current.is_none() && price.status == Status::Retired {
-            continue;
-        }
-        let price = DeparturePrice { version: current.map_or(1, |c| c.version + 1), ..price };
+        let mut offer = outcome(job);
+        offer.version = match writer.offer(&job.id)? {
+            Some(cur) if cur.same_offer(&offer) => continue,
+            Some(cur) => cur.version + 1,
+            None if offer.status == Status::Retired => continue,
+            None => 1,
+        };
+        let cause = &causes[job.cause as usize];
+        let Some(price) = record(config, plugins, job, offer, cause, priced_at) else { continue };
         touched_products.insert(price.product.clone(), job.cause);
-        out.pending.put_price(price.clone());
-        out.departures.push(price);
+        let json = json_record(&price);
+        out.departures.push(Record { key: job.id.to_string(), json });
+        writer.put_price(price)?;
     }
     out.stats.departure_records += out.departures.len() as u64;
 
     for (product, cause) in touched_products {
-        let prices = out.pending.product_departure_prices(state, &product)?;
-        let next = starting_prices(config, &product, &prices, cause, priced_at);
-        let current = out.pending.product_price(state, &product)?;
-        if current.as_ref().is_some_and(|c| c.same_offer(&next)) {
-            continue;
-        }
-        let next = ProductPrice { version: current.map_or(1, |c| c.version + 1), ..next };
-        out.pending.put_product_price(next.clone());
-        out.products.push(next);
+        let cause = &causes[cause as usize];
+        let prices = writer.product_prices(&product)?;
+        let next = starting_prices(config, &product, prices, cause, priced_at);
+        let version = match &prices.starting {
+            Some(c) if c.same_offer(&next) => continue,
+            Some(c) => c.version + 1,
+            None => 1,
+        };
+        let next = ProductPrice { version, ..next };
+        let json = json_record(&next);
+        out.products.push(Record { key: product, json: Arc::clone(&json) });
+        writer.put_product_price(next, json)?;
     }
     out.stats.product_records += out.products.len() as u64;
     Ok(())
 }
 
-fn is_adjustment(plugins: &PluginSet, kind: &str) -> bool {
-    plugins.get(kind).is_some_and(|p| p.info().role == Role::Adjustment)
-}
-
-/// Builds one batch for `kind` over the jobs' `slots`, calls the plugin once, and
-/// stores each slot's result.
-fn run_kind<'a>(
-    state: &State,
+/// Builds one batch for `kind` over the components `select` picks (given the job, the
+/// component's kind and its index), calls the plugin once, and stores each result.
+fn run_kind(
+    writer: &mut Writer<'_>,
     plugins: &PluginSet,
     out: &mut BatchOutput,
-    jobs: &mut [Job<'a>],
+    jobs: &mut [Job],
     kind: &str,
     role: Role,
-    slots: impl Fn(&Job<'a>) -> Vec<usize>,
+    select: impl Fn(&Job, &str, usize) -> bool,
 ) -> Result<(), StateError> {
     let Some(plugin) = plugins.get(kind) else { return Ok(()) };
     let mut batch = BatchBuilder::new();
-    let mut resources: HashMap<&str, u32> = HashMap::new();
+    let mut resources: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
     let mut placed: Vec<(usize, usize)> = Vec::new();
+    let mut refs = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         let Some(record) = &job.record else { continue };
-        for c in slots(job) {
-            let comp = &record.components[c];
-            let mut refs = Vec::with_capacity(comp.keys.len());
+        for (c, comp) in record.components.iter().enumerate() {
+            if !select(job, &comp.kind, c) {
+                continue;
+            }
+            refs.clear();
             for key in &comp.keys {
                 let index = match resources.get(key.as_str()) {
                     Some(i) => *i,
                     None => {
-                        let quotes = out.pending.resource_quotes(state, kind, key)?;
-                        let i = batch.add_resource(quotes.iter().map(Vec::as_slice));
+                        let resource = writer.resource(kind, key)?;
+                        let i = batch.add_resource(resource.live());
                         resources.insert(key.as_str(), i);
                         i
                     }
@@ -168,6 +170,7 @@ fn run_kind<'a>(
     if placed.is_empty() {
         return Ok(());
     }
+    drop(resources);
     let outcome = plugin.price_batch(batch.finish(), placed.len());
     match outcome {
         Ok(outcome) => {
@@ -191,52 +194,67 @@ fn run_kind<'a>(
     Ok(())
 }
 
-/// The departure's price from its component results; `None` when there is nothing to
-/// say (an unknown departure that was never priced).
-fn compose(config: &PipelineConfig, plugins: &PluginSet, job: &Job<'_>, priced_at: &str) -> Option<DeparturePrice> {
-    let mut parts = job.id.splitn(3, ':');
-    let (product, city, date) = (parts.next()?, parts.next()?, parts.next()?);
-    let mut price = DeparturePrice {
-        product: product.to_owned(),
-        city: city.to_owned(),
-        date: date.to_owned(),
-        status: Status::Retired,
-        price: None,
-        reason: None,
-        currency: config.currency.clone(),
-        components: Vec::new(),
-        rules: BTreeMap::new(),
-        version: 0,
-        cause: job.cause.id.clone(),
-        event_ts: job.cause.ts.clone(),
-        priced_at: priced_at.to_owned(),
-    };
-    let Some(record) = &job.record else { return Some(price) };
+/// What a buyer would see of a job: compared with the current offer before anything
+/// else of a record is built, since many re-prices change nothing.
+fn outcome(job: &Job) -> Offer {
+    let mut offer = Offer { version: 0, status: Status::Retired, price: None, reason: None, components: Vec::new() };
+    let Some(record) = &job.record else { return offer };
     for (comp, result) in record.components.iter().zip(&job.results) {
-        if let Some(p) = plugins.get(&comp.kind) {
-            price.rules.insert(comp.kind.clone(), p.id().to_owned());
-        }
         match result {
-            Some(Ok(amount)) => price.components.push(ComponentAmount { kind: comp.kind.clone(), amount: *amount }),
-            Some(Err(reason)) if price.reason.is_none() => price.reason = Some(reason.clone()),
+            Some(Ok(amount)) => offer.components.push(ComponentAmount { kind: comp.kind.clone(), amount: *amount }),
+            Some(Err(reason)) if offer.reason.is_none() => offer.reason = Some(reason.clone()),
             _ => {}
         }
     }
-    if price.reason.is_some() {
-        price.status = Status::Unavailable;
-        price.components.clear();
+    if offer.reason.is_some() {
+        offer.status = Status::Unavailable;
+        offer.components.clear();
     } else {
-        price.status = Status::Available;
-        price.price = Some(round_up_to_unit(job.subtotal().max(0)));
+        offer.status = Status::Available;
+        offer.price = Some(round_up_to_unit(job.subtotal().max(0)));
     }
-    Some(price)
+    offer
+}
+
+/// The full record of a new version; `None` for a malformed departure key.
+fn record(
+    config: &PipelineConfig,
+    plugins: &PluginSet,
+    job: &Job,
+    offer: Offer,
+    cause: &Cause,
+    priced_at: &str,
+) -> Option<DeparturePrice> {
+    let mut parts = job.id.splitn(3, ':');
+    let (product, city, date) = (parts.next()?, parts.next()?, parts.next()?);
+    let mut rules = BTreeMap::new();
+    for comp in job.record.iter().flat_map(|r| &r.components) {
+        if let Some(p) = plugins.get(&comp.kind) {
+            rules.insert(comp.kind.clone(), p.id().to_owned());
+        }
+    }
+    Some(DeparturePrice {
+        product: product.to_owned(),
+        city: city.to_owned(),
+        date: date.to_owned(),
+        status: offer.status,
+        price: offer.price,
+        reason: offer.reason,
+        currency: config.currency.clone(),
+        components: offer.components,
+        rules,
+        version: offer.version,
+        cause: cause.id.clone(),
+        event_ts: cause.ts.clone(),
+        priced_at: priced_at.to_owned(),
+    })
 }
 
 /// A product's starting prices over its current departure prices.
 fn starting_prices(
     config: &PipelineConfig,
     product: &str,
-    prices: &[DeparturePrice],
+    prices: &ProductPrices,
     cause: &Cause,
     priced_at: &str,
 ) -> ProductPrice {
@@ -255,12 +273,17 @@ fn starting_prices(
     };
     // The cheapest; ties go to the earliest date, then the city first in order.
     let mut best: Option<(i64, &str, &str)> = None;
-    for p in prices.iter().filter(|p| p.status == Status::Available) {
+    for (city_date, p) in prices.departures.iter().filter(|(_, p)| p.status == Status::Available) {
         let Some(amount) = p.price else { continue };
+        let Some((city, date)) = city_date.split_once(':') else { continue };
         next.available += 1;
-        let city_min = next.per_city.entry(p.city.clone()).or_insert(amount);
-        *city_min = (*city_min).min(amount);
-        let candidate = (amount, p.date.as_str(), p.city.as_str());
+        match next.per_city.get_mut(city) {
+            Some(min) => *min = (*min).min(amount),
+            None => {
+                next.per_city.insert(city.to_owned(), amount);
+            }
+        }
+        let candidate = (amount, date, city);
         if best.is_none_or(|b| candidate < b) {
             best = Some(candidate);
         }

@@ -19,16 +19,46 @@ pub struct FileSink {
 
 fn append(folder: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
     let path = folder.join(name);
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?;
+    let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()));
+    let file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(named)?;
+    drop_partial_line(&file).map_err(named)?;
     Ok(BufWriter::new(file))
+}
+
+/// A process killed mid-write can leave a last line without its newline. That line
+/// belongs to a batch that was never committed and will be written again, so it is cut
+/// off: appending after it would merge two records into one broken line.
+fn drop_partial_line(file: &File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut reader = file;
+    let mut chunk = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let n = (end - start) as usize;
+        reader.seek(SeekFrom::Start(start))?;
+        reader.read_exact(&mut chunk[..n])?;
+        if let Some(i) = chunk[..n].iter().rposition(|b| *b == b'\n') {
+            end = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        tracing::warn!(bytes = len - end, "cutting a partial last line left by an interrupted run");
+        file.set_len(end)?;
+    }
+    Ok(())
 }
 
 fn line(out: &mut BufWriter<File>, record: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, record)?;
+    out.write_all(b"\n")
+}
+
+fn raw_line(out: &mut BufWriter<File>, json: &[u8]) -> std::io::Result<()> {
+    out.write_all(json)?;
     out.write_all(b"\n")
 }
 
@@ -47,10 +77,10 @@ impl FileSink {
 impl Sink for FileSink {
     fn write(&mut self, batch: &BatchOutput) -> std::io::Result<()> {
         for r in &batch.departures {
-            line(&mut self.departures, r)?;
+            raw_line(&mut self.departures, &r.json)?;
         }
         for r in &batch.products {
-            line(&mut self.products, r)?;
+            raw_line(&mut self.products, &r.json)?;
         }
         for r in &batch.dead_letters {
             line(&mut self.dlq, r)?;
@@ -64,5 +94,32 @@ impl Sink for FileSink {
         self.departures.flush()?;
         self.products.flush()?;
         self.dlq.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_last_line_is_cut_before_appending() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dlq.ndjson");
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":").expect("write");
+        let mut out = append(dir.path(), "dlq.ndjson").expect("opens");
+        raw_line(&mut out, b"{\"c\":3}").expect("writes");
+        out.flush().expect("flush");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "{\"a\":1}\n{\"c\":3}\n");
+    }
+
+    #[test]
+    fn a_file_without_any_newline_is_emptied_and_a_whole_one_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("x"), "{\"half").expect("write");
+        drop(append(dir.path(), "x").expect("opens"));
+        assert_eq!(std::fs::read_to_string(dir.path().join("x")).expect("read"), "");
+        std::fs::write(dir.path().join("y"), "{}\n{}\n").expect("write");
+        drop(append(dir.path(), "y").expect("opens"));
+        assert_eq!(std::fs::read_to_string(dir.path().join("y")).expect("read"), "{}\n{}\n");
     }
 }

@@ -8,15 +8,17 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use super::Runner;
+use super::{Progress, Runner};
 use crate::engine::PluginSet;
 use crate::intake::Origin;
 use crate::pipeline::{Input, Pipeline, Stats};
 use crate::sink::Sink;
 use crate::state::State;
 
-/// Consumes `path` from its stored position to the end. `progress` is called after each
-/// batch with the lines consumed so far.
+/// Consumes `path` from its stored position to the end. `progress` is called once with
+/// that position, then after each batch, with the lines and bytes of the file consumed
+/// so far (counted from the file's start, so a resumed run starts where the last one
+/// committed).
 pub fn run_file(
     path: &Path,
     batch_size: usize,
@@ -24,20 +26,39 @@ pub fn run_file(
     plugins: &PluginSet,
     pipeline: &Pipeline,
     sink: &mut dyn Sink,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(Progress),
 ) -> Result<Stats> {
     let name = path.display().to_string();
     let source = format!("file:{name}");
-    let Position { mut lines, mut offset } = match state.position(&source)? {
+    let start = match state.position(&source)? {
         Some(bytes) => Position::decode(&bytes).context("stored file position is corrupt")?,
         None => Position::default(),
     };
     let mut file = std::fs::File::open(path).with_context(|| format!("cannot open input {name}"))?;
     // Resume by seeking, not by reading the consumed lines again.
+    let offset = start.offset;
     file.seek(SeekFrom::Start(offset)).with_context(|| format!("seeking {name} to byte {offset}"))?;
-    let mut reader = BufReader::new(file);
-
     let mut runner = Runner::new(state, plugins, pipeline, sink);
+    consume_lines(BufReader::new(file), &name, &source, start, batch_size, &mut runner, progress)?;
+    runner.finish()
+}
+
+/// Reads `reader` to its end in batches of `batch_size` lines, numbering lines and
+/// counting bytes on from `start`, and commits each batch under `source` with the
+/// position after it. Blank lines count as consumed but are not events. Events get
+/// `Origin::File { path: name, line }`. `progress` gets `start`, then the position
+/// after each batch.
+pub(super) fn consume_lines(
+    mut reader: impl BufRead,
+    name: &str,
+    source: &str,
+    start: Position,
+    batch_size: usize,
+    runner: &mut Runner<'_>,
+    mut progress: impl FnMut(Progress),
+) -> Result<()> {
+    let Position { mut lines, mut offset } = start;
+    progress(Progress { lines, bytes: offset });
     let size = batch_size.max(1);
     // The batch grows as lines arrive: a huge --batch-size must not reserve memory up front.
     let mut batch = Vec::with_capacity(size.min(4_096));
@@ -56,31 +77,34 @@ pub fn run_file(
             offset += n as u64;
             let event = text.trim_end_matches(['\n', '\r']);
             if !event.trim().is_empty() {
-                batch.push(Input { text: event.to_owned(), origin: Origin::File { path: name.clone(), line: lines } });
+                batch.push(Input {
+                    text: event.to_owned(),
+                    origin: Origin::File { path: name.to_owned(), line: lines },
+                });
             }
         }
         if read == 0 {
-            break;
+            return Ok(());
         }
-        runner.batch(&batch, &source, Position { lines, offset }.encode())?;
-        progress(lines);
+        runner.batch(&batch, source, Position { lines, offset }.encode())?;
+        progress(Progress { lines, bytes: offset });
     }
-    runner.finish()
 }
 
-/// How far a file was consumed: whole lines, and the byte offset just after them.
-#[derive(Default)]
-struct Position {
-    lines: u64,
-    offset: u64,
+/// How far a line-oriented input was consumed: whole lines, and the byte offset just
+/// after them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Position {
+    pub(super) lines: u64,
+    pub(super) offset: u64,
 }
 
 impl Position {
-    fn encode(&self) -> Vec<u8> {
+    pub(super) fn encode(&self) -> Vec<u8> {
         [self.lines.to_le_bytes(), self.offset.to_le_bytes()].concat()
     }
 
-    fn decode(bytes: &[u8]) -> Option<Self> {
+    pub(super) fn decode(bytes: &[u8]) -> Option<Self> {
         let (lines, offset) = bytes.split_at_checked(8)?;
         Some(Position {
             lines: u64::from_le_bytes(lines.try_into().ok()?),

@@ -1,8 +1,21 @@
-//! Where input events come from. The embedded default reads NDJSON files; every source
-//! hands its micro-batches to the shared [`Runner`].
+//! Where input events come from. The embedded default reads NDJSON files or standard
+//! input; every source hands its micro-batches to the shared [`Runner`].
 
 mod file;
 mod runner;
+mod stdin;
 
 pub use file::run_file;
 pub use runner::Runner;
+pub use stdin::{STDIN_NAME, STDIN_SOURCE, run_reader, run_stdin};
+
+/// How far a line-oriented source has got: reported once where a run starts, then after
+/// each committed batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Lines consumed (blank lines included). For a file, counted from its start, so a
+    /// resumed run starts at the lines a previous run committed.
+    pub lines: u64,
+    /// Bytes consumed, counted like `lines`: for a file, its byte offset after them.
+    pub bytes: u64,
+}

@@ -1,6 +1,13 @@
 //! The commit loop every source shares: a micro-batch is priced, its records are
 //! written and flushed, and only then is its state committed together with the input
 //! position it consumed. A crash in between repeats output, never loses it.
+//!
+//! The fjall commit of batch N runs on its own thread while batch N+1 is priced: the
+//! pipeline reads its working set, which already holds N's changes, so it never needs
+//! N's writes from fjall. N+1's commit starts only after N's has finished, and N+1's
+//! records are flushed before it, so the order "output, then state" holds per batch.
+
+use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result};
 
@@ -17,12 +24,13 @@ pub struct Runner<'a> {
     pipeline: &'a Pipeline,
     sink: &'a mut dyn Sink,
     total: Stats,
+    committing: Option<JoinHandle<Result<(), crate::state::StateError>>>,
 }
 
 impl<'a> Runner<'a> {
     /// A runner over the given state, plugins, pipeline and sink.
     pub fn new(state: &'a State, plugins: &'a PluginSet, pipeline: &'a Pipeline, sink: &'a mut dyn Sink) -> Self {
-        Runner { state, plugins, pipeline, sink, total: Stats::default() }
+        Runner { state, plugins, pipeline, sink, total: Stats::default(), committing: None }
     }
 
     /// Prices one micro-batch and commits it with `position`, the opaque resume point of
@@ -33,9 +41,26 @@ impl<'a> Runner<'a> {
         self.sink.flush().context("flushing output records")?;
         let mut pending = std::mem::take(&mut out.pending);
         pending.set_position(source, position);
-        pending.commit(self.state)?;
+        self.wait()?;
+        let committer = self.state.committer();
+        let handle = std::thread::Builder::new()
+            .name("commit".into())
+            .spawn(move || pending.commit_to(&committer))
+            .context("starting the commit thread")?;
+        self.committing = Some(handle);
         self.total.add(&out.stats);
         Ok(out.stats)
+    }
+
+    /// Waits for the commit in flight.
+    fn wait(&mut self) -> Result<()> {
+        if let Some(handle) = self.committing.take() {
+            match handle.join() {
+                Ok(result) => result.context("committing a batch")?,
+                Err(_) => anyhow::bail!("the commit thread panicked"),
+            }
+        }
+        Ok(())
     }
 
     /// The counters of every batch so far.
@@ -44,9 +69,19 @@ impl<'a> Runner<'a> {
         &self.total
     }
 
-    /// Ends the run and returns its counters.
-    pub fn finish(self) -> Result<Stats> {
-        Ok(self.total)
+    /// Waits for the last commit, ends the run and returns its counters.
+    pub fn finish(mut self) -> Result<Stats> {
+        self.wait()?;
+        Ok(std::mem::take(&mut self.total))
+    }
+}
+
+impl Drop for Runner<'_> {
+    fn drop(&mut self) {
+        // A runner dropped on an error path still lets its last commit land.
+        if let Err(e) = self.wait() {
+            tracing::error!(error = %format!("{e:#}"), "last commit failed");
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! Engine state in fjall: one database, one journal, a keyspace per concern. A
-//! micro-batch reads through a [`Pending`] overlay of its own writes and commits them,
-//! with the input position it consumed, as one atomic fjall batch.
+//! Engine state in fjall: one database, one journal, a keyspace per concern. The single
+//! writer works on a decoded copy of what it has touched ([`Writer`], see `working.rs`)
+//! and commits a micro-batch's changes, with the input position it consumed, as one
+//! atomic fjall batch ([`Pending`]). Readers (queries) read fjall directly.
 //!
 //! | keyspace | key | value |
 //! |---|---|---|
@@ -8,16 +9,16 @@
 //! | `products` | product | [`ProductRecord`] |
 //! | `index` | `kind\0key\0departure` | empty: departure depends on resource |
 //! | `departures` | departure | [`DepartureRecord`] |
-//! | `prices` | departure | current [`DeparturePrice`] (JSON) |
-//! | `history` | `departure\0version(u64 BE)` | every [`DeparturePrice`] (JSON) |
+//! | `prices` | departure | current [`DeparturePrice`] (postcard) |
+//! | `history` | `departure\0version(u64 BE)` | every [`DeparturePrice`] (postcard) |
 //! | `from_prices` | product | current [`ProductPrice`] (JSON) |
 //! | `meta` | `position/<source>` | input position consumed |
 
 mod records;
+mod working;
 
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 pub use records::{
@@ -25,6 +26,8 @@ pub use records::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use working::Working;
+pub use working::{Offer, ProductPrices, Resource, Writer};
 
 /// A state failure: storage, or a stored value that no longer decodes.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,7 @@ pub struct State {
     history: Keyspace,
     from_prices: Keyspace,
     meta: Keyspace,
+    working: Mutex<Working>,
 }
 
 fn from_postcard<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T> {
@@ -70,6 +74,10 @@ fn postcard_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static s
     ks.get(key)?.map(|v| from_postcard(&v, what)).transpose()
 }
 
+fn stored_price(bytes: &[u8], what: &'static str) -> Result<DeparturePrice> {
+    DeparturePrice::from_stored(bytes).map_err(|e| StateError::Corrupt { what, why: e.to_string() })
+}
+
 fn json_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static str) -> Result<Option<T>> {
     ks.get(key)?.map(|v| from_json(&v, what)).transpose()
 }
@@ -79,8 +87,17 @@ fn postcard_bytes<T: Serialize>(v: &T) -> Vec<u8> {
     postcard::to_allocvec(v).unwrap_or_default()
 }
 
-fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).unwrap_or_default()
+/// A record's JSON: the output line, also stored as the current price and history.
+#[must_use]
+pub fn json_record<T: Serialize>(v: &T) -> Arc<[u8]> {
+    // Serialising plain structs with string keys cannot fail.
+    serde_json::to_vec(v).unwrap_or_default().into()
+}
+
+/// `PRODUCT` and `CITY:DATE` of a departure key.
+#[must_use]
+pub fn split_departure(key: &str) -> Option<(&str, &str)> {
+    key.split_once(':')
 }
 
 /// `a\0b\0`: the prefix of every key under (a, b).
@@ -108,10 +125,6 @@ fn history_key(departure: &str, version: u64) -> Vec<u8> {
     k
 }
 
-fn tail_str(key: &[u8], prefix_len: usize) -> String {
-    String::from_utf8_lossy(&key[prefix_len..]).into_owned()
-}
-
 impl State {
     /// Opens (or creates) the state in `folder`.
     pub fn open(folder: &Path) -> Result<Self> {
@@ -127,7 +140,37 @@ impl State {
             from_prices: ks("from_prices")?,
             meta: ks("meta")?,
             db,
+            working: Mutex::default(),
         })
+    }
+
+    /// Handles to commit with from another thread.
+    #[must_use]
+    pub fn committer(&self) -> Committer {
+        Committer {
+            db: self.db.clone(),
+            quotes: self.quotes.clone(),
+            products: self.products.clone(),
+            index: self.index.clone(),
+            departures: self.departures.clone(),
+            prices: self.prices.clone(),
+            history: self.history.clone(),
+            from_prices: self.from_prices.clone(),
+            meta: self.meta.clone(),
+        }
+    }
+
+    /// The writer's access for one micro-batch. There is one writer: a second caller
+    /// waits until the first finishes.
+    pub fn writer(&self) -> Writer<'_> {
+        // A panic while holding the lock leaves a working set that may be half-changed;
+        // start over from what fjall has, which is exactly what was committed.
+        let guard = self.working.lock().unwrap_or_else(|poisoned| {
+            let mut g = poisoned.into_inner();
+            *g = Working::default();
+            g
+        });
+        Writer::new(self, guard)
     }
 
     /// The stored input position of `source`, if any.
@@ -137,7 +180,7 @@ impl State {
 
     /// The current price of a departure.
     pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
-        json_get(&self.prices, departure.as_bytes(), "price")
+        self.prices.get(departure.as_bytes())?.map(|v| stored_price(&v, "price")).transpose()
     }
 
     /// Every current departure price of a product, in key order (city, then date).
@@ -146,7 +189,7 @@ impl State {
         let mut out = Vec::new();
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (_, v) = kv.into_inner()?;
-            out.push(from_json(&v, "price")?);
+            out.push(stored_price(&v, "price")?);
         }
         Ok(out)
     }
@@ -158,7 +201,7 @@ impl State {
         let mut out = Vec::new();
         for kv in self.history.prefix(&prefix) {
             let (_, v) = kv.into_inner()?;
-            out.push(from_json(&v, "history")?);
+            out.push(stored_price(&v, "history")?);
         }
         Ok(out)
     }
@@ -172,7 +215,7 @@ impl State {
     pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
         self.prices.iter().map(|kv| {
             let (_, v) = kv.into_inner()?;
-            from_json(&v, "price")
+            stored_price(&v, "price")
         })
     }
 
@@ -182,157 +225,54 @@ impl State {
     }
 }
 
-/// A micro-batch's writes, readable before they are committed. Later writes to the
-/// same key replace earlier ones (coalescing).
+/// The state's storage handles, for committing off the pipeline's thread.
+#[derive(Clone)]
+pub struct Committer {
+    db: Database,
+    quotes: Keyspace,
+    products: Keyspace,
+    index: Keyspace,
+    departures: Keyspace,
+    prices: Keyspace,
+    history: Keyspace,
+    from_prices: Keyspace,
+    meta: Keyspace,
+}
+
+/// A micro-batch's writes, encoded: committed as one atomic fjall batch together with
+/// the input position they consumed.
 #[derive(Default)]
 pub struct Pending {
-    quotes: BTreeMap<Vec<u8>, QuoteRecord>,
-    products: HashMap<String, ProductRecord>,
-    index: BTreeMap<Vec<u8>, bool>,
-    departures: HashMap<String, Option<DepartureRecord>>,
-    prices: BTreeMap<String, DeparturePrice>,
-    history: Vec<(Vec<u8>, Vec<u8>)>,
-    from_prices: HashMap<String, ProductPrice>,
-    positions: BTreeMap<String, Vec<u8>>,
+    quotes: Vec<(Vec<u8>, Vec<u8>)>,
+    products: Vec<(Vec<u8>, Vec<u8>)>,
+    index: Vec<(Vec<u8>, bool)>,
+    departures: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    prices: Vec<(String, Arc<[u8]>)>,
+    history: Vec<(Vec<u8>, Arc<[u8]>)>,
+    starting: Vec<(String, Arc<[u8]>)>,
+    positions: Vec<(String, Vec<u8>)>,
 }
 
 impl Pending {
-    /// The quote of (kind, key, supplier), pending or stored.
-    pub fn quote(&self, state: &State, kind: &str, key: &str, supplier: &str) -> Result<Option<QuoteRecord>> {
-        let k = triple(kind, key, supplier);
-        match self.quotes.get(&k) {
-            Some(q) => Ok(Some(q.clone())),
-            None => postcard_get(&state.quotes, &k, "quote"),
-        }
-    }
-
-    /// Records a quote.
-    pub fn put_quote(&mut self, kind: &str, key: &str, supplier: &str, quote: QuoteRecord) {
-        self.quotes.insert(triple(kind, key, supplier), quote);
-    }
-
-    /// The compact forms of every live supplier quote of a resource, in supplier order.
-    pub fn resource_quotes(&self, state: &State, kind: &str, key: &str) -> Result<Vec<Vec<u8>>> {
-        let prefix = pair_prefix(kind, key);
-        let mut by_supplier: BTreeMap<Vec<u8>, QuoteRecord> = BTreeMap::new();
-        for kv in state.quotes.prefix(&prefix) {
-            let (k, v) = kv.into_inner()?;
-            let q: QuoteRecord = from_postcard(&v, "quote")?;
-            by_supplier.insert(k.to_vec(), q);
-        }
-        for (k, q) in self.quotes.range::<Vec<u8>, _>((Bound::Included(&prefix), Bound::Unbounded)) {
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            by_supplier.insert(k.clone(), q.clone());
-        }
-        Ok(by_supplier.into_values().filter(|q| !q.deleted).map(|q| q.compact).collect())
-    }
-
-    /// A product, pending or stored.
-    pub fn product(&self, state: &State, id: &str) -> Result<Option<ProductRecord>> {
-        match self.products.get(id) {
-            Some(p) => Ok(Some(p.clone())),
-            None => postcard_get(&state.products, id.as_bytes(), "product"),
-        }
-    }
-
-    /// Records a product.
-    pub fn put_product(&mut self, id: &str, record: ProductRecord) {
-        self.products.insert(id.to_owned(), record);
-    }
-
-    /// The departures that depend on a resource, pending or stored.
-    pub fn dependents(&self, state: &State, kind: &str, key: &str) -> Result<Vec<String>> {
-        let prefix = pair_prefix(kind, key);
-        let mut found: BTreeMap<String, bool> = BTreeMap::new();
-        for kv in state.index.prefix(&prefix) {
-            let k = kv.key()?;
-            found.insert(tail_str(&k, prefix.len()), true);
-        }
-        for (k, present) in self.index.range::<Vec<u8>, _>((Bound::Included(&prefix), Bound::Unbounded)) {
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            found.insert(tail_str(k, prefix.len()), *present);
-        }
-        Ok(found.into_iter().filter_map(|(d, present)| present.then_some(d)).collect())
-    }
-
-    /// Adds or removes "departure depends on (kind, key)".
-    pub fn set_dependency(&mut self, kind: &str, key: &str, departure: &str, present: bool) {
-        self.index.insert(triple(kind, key, departure), present);
-    }
-
-    /// A departure's definition, pending or stored.
-    pub fn departure(&self, state: &State, id: &str) -> Result<Option<DepartureRecord>> {
-        match self.departures.get(id) {
-            Some(d) => Ok(d.clone()),
-            None => postcard_get(&state.departures, id.as_bytes(), "departure"),
-        }
-    }
-
-    /// Sets (or with `None` removes) a departure's definition.
-    pub fn put_departure(&mut self, id: &str, record: Option<DepartureRecord>) {
-        self.departures.insert(id.to_owned(), record);
-    }
-
-    /// A departure's current price, pending or stored.
-    pub fn price(&self, state: &State, id: &str) -> Result<Option<DeparturePrice>> {
-        match self.prices.get(id) {
-            Some(p) => Ok(Some(p.clone())),
-            None => state.price(id),
-        }
-    }
-
-    /// Records a new price version (current and history).
-    pub fn put_price(&mut self, price: DeparturePrice) {
-        let key = price.key();
-        self.history.push((history_key(&key, price.version), json_bytes(&price)));
-        self.prices.insert(key, price);
-    }
-
-    /// Every current departure price of a product, pending or stored.
-    pub fn product_departure_prices(&self, state: &State, product: &str) -> Result<Vec<DeparturePrice>> {
-        let prefix = format!("{product}:");
-        let mut all: BTreeMap<String, DeparturePrice> =
-            state.product_departure_prices(product)?.into_iter().map(|p| (p.key(), p)).collect();
-        for (k, p) in self.prices.range::<String, _>((Bound::Included(&prefix), Bound::Unbounded)) {
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            all.insert(k.clone(), p.clone());
-        }
-        Ok(all.into_values().collect())
-    }
-
-    /// A product's starting prices, pending or stored.
-    pub fn product_price(&self, state: &State, product: &str) -> Result<Option<ProductPrice>> {
-        match self.from_prices.get(product) {
-            Some(p) => Ok(Some(p.clone())),
-            None => state.product_price(product),
-        }
-    }
-
-    /// Records a product's starting prices.
-    pub fn put_product_price(&mut self, price: ProductPrice) {
-        self.from_prices.insert(price.product.clone(), price);
-    }
-
     /// Records the input position consumed, committed with the state it produced.
     pub fn set_position(&mut self, source: &str, position: Vec<u8>) {
-        self.positions.insert(source.to_owned(), position);
+        self.positions.push((source.to_owned(), position));
     }
 
     /// Writes everything as one atomic batch and hands the journal to the OS, so a
     /// killed process loses nothing committed.
     pub fn commit(self, state: &State) -> Result<()> {
+        self.commit_to(&state.committer())
+    }
+
+    /// [`Pending::commit`] through handles that can live on another thread.
+    pub fn commit_to(self, state: &Committer) -> Result<()> {
         let mut b = state.db.batch();
-        for (k, q) in self.quotes {
-            b.insert(&state.quotes, k, postcard_bytes(&q));
+        for (k, v) in self.quotes {
+            b.insert(&state.quotes, k, v);
         }
-        for (k, p) in self.products {
-            b.insert(&state.products, k, postcard_bytes(&p));
+        for (k, v) in self.products {
+            b.insert(&state.products, k, v);
         }
         for (k, present) in self.index {
             if present {
@@ -343,18 +283,18 @@ impl Pending {
         }
         for (k, d) in self.departures {
             match d {
-                Some(d) => b.insert(&state.departures, k, postcard_bytes(&d)),
+                Some(d) => b.insert(&state.departures, k, d),
                 None => b.remove(&state.departures, k),
             }
         }
-        for (k, p) in self.prices {
-            b.insert(&state.prices, k, json_bytes(&p));
+        for (k, v) in self.prices {
+            b.insert(&state.prices, k, &*v);
         }
         for (k, v) in self.history {
-            b.insert(&state.history, k, v);
+            b.insert(&state.history, k, &*v);
         }
-        for (k, p) in self.from_prices {
-            b.insert(&state.from_prices, k, json_bytes(&p));
+        for (k, v) in self.starting {
+            b.insert(&state.from_prices, k, &*v);
         }
         for (source, pos) in self.positions {
             b.insert(&state.meta, format!("position/{source}"), pos);

@@ -110,7 +110,82 @@ pub struct DeparturePrice {
     pub priced_at: String,
 }
 
+/// The stored form of a [`DeparturePrice`]: its fields in order, in postcard. About a
+/// third of the JSON's bytes, and cheaper to write: every version is stored twice
+/// (current and history).
+type StoredPrice = (
+    String,
+    String,
+    String,
+    Status,
+    Option<i64>,
+    Option<String>,
+    String,
+    Vec<ComponentAmount>,
+    BTreeMap<String, String>,
+    u64,
+    String,
+    String,
+    String,
+);
+
 impl DeparturePrice {
+    /// The stored bytes.
+    #[must_use]
+    pub fn to_stored(&self) -> Vec<u8> {
+        let fields = (
+            &self.product,
+            &self.city,
+            &self.date,
+            self.status,
+            self.price,
+            &self.reason,
+            &self.currency,
+            &self.components,
+            &self.rules,
+            self.version,
+            &self.cause,
+            &self.event_ts,
+            &self.priced_at,
+        );
+        // Serialising strings and integers into a Vec cannot fail.
+        postcard::to_allocvec(&fields).unwrap_or_default()
+    }
+
+    /// Decodes the stored bytes.
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, postcard::Error> {
+        let (
+            product,
+            city,
+            date,
+            status,
+            price,
+            reason,
+            currency,
+            components,
+            rules,
+            version,
+            cause,
+            event_ts,
+            priced_at,
+        ): StoredPrice = postcard::from_bytes(bytes)?;
+        Ok(DeparturePrice {
+            product,
+            city,
+            date,
+            status,
+            price,
+            reason,
+            currency,
+            components,
+            rules,
+            version,
+            cause,
+            event_ts,
+            priced_at,
+        })
+    }
+
     /// `PRODUCT:CITY:DATE`.
     #[must_use]
     pub fn key(&self) -> String {

@@ -1,0 +1,268 @@
+//! End to end: a generated catalog of about 1,000,000 departures is loaded, then a
+//! change stream is priced through the whole pipeline (decode, state, fan-out, plugins,
+//! versioned prices, output files, atomic commits), once with the reference plugins as
+//! WebAssembly components and once with the same rule code compiled natively, each in
+//! its own process so peak memory is its own.
+//!
+//! Run: `cargo bench -p pricing-runtime --bench pipeline` (defaults: 5,000 products x 4
+//! cities x 50 dates, 50,000 change events, batches of 5,000). `-- --help` lists the
+//! knobs. Prints one row per backend and the wasm/native ratio.
+//!
+//! Event-to-price latency here is the time from an event's batch entering the pipeline
+//! to its prices being written and flushed and its state committed: with the input
+//! replayed as fast as it goes, that is what an event waits.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost, PluginSet};
+use pricing_runtime::r#gen::{GenConfig, GenSummary, generate};
+use pricing_runtime::intake::Origin;
+use pricing_runtime::pipeline::{Input, Pipeline, PipelineConfig, Stats};
+use pricing_runtime::sink::FileSink;
+use pricing_runtime::source::Runner;
+use pricing_runtime::state::State;
+use serde::{Deserialize, Serialize};
+
+#[derive(Parser, Clone)]
+struct Args {
+    /// Products in the catalog.
+    #[arg(long, default_value_t = 5_000)]
+    products: u32,
+    /// Mean departure cities per product.
+    #[arg(long, default_value_t = 4)]
+    cities: u32,
+    /// Dates per departure city.
+    #[arg(long, default_value_t = 50)]
+    dates_per_city: u32,
+    /// Days over which products' first dates are spread (sets the flight fan-out).
+    #[arg(long, default_value_t = 365)]
+    date_spread_days: u32,
+    /// Change events after the catalog and initial quotes.
+    #[arg(long, default_value_t = 50_000)]
+    events: u64,
+    /// Events per micro-batch.
+    #[arg(long, default_value_t = 5_000)]
+    batch_size: usize,
+    /// `both` (each in a child process), `wasm` or `native`.
+    #[arg(long, default_value = "both")]
+    backend: String,
+    /// Ignored: cargo bench passes it.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// One backend's figures.
+#[derive(Serialize, Deserialize)]
+struct Report {
+    backend: String,
+    load_lines: u64,
+    load_seconds: f64,
+    events: u64,
+    seconds: f64,
+    events_per_s: f64,
+    reprices: u64,
+    reprices_per_s: f64,
+    records: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    state_mib: f64,
+    output_mib: f64,
+    peak_rss_mib: f64,
+    departures: u64,
+    mean_flight_fanout: f64,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    match args.backend.as_str() {
+        "both" => both(&args),
+        backend => {
+            let report = run(&args, backend)?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+    }
+}
+
+fn both(args: &Args) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut reports = Vec::new();
+    for backend in ["wasm", "native"] {
+        let out = Command::new(&exe)
+            .args(["--backend", backend])
+            .args(["--products", &args.products.to_string(), "--cities", &args.cities.to_string()])
+            .args(["--dates-per-city", &args.dates_per_city.to_string()])
+            .args(["--date-spread-days", &args.date_spread_days.to_string()])
+            .args(["--events", &args.events.to_string(), "--batch-size", &args.batch_size.to_string()])
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        anyhow::ensure!(out.status.success(), "{backend} run failed");
+        let line = String::from_utf8(out.stdout)?;
+        reports.push(serde_json::from_str::<Report>(line.trim())?);
+    }
+    let r0 = &reports[0];
+    println!(
+        "\n{} departures, mean flight fan-out {:.1}; load {} lines; stream {} events, batches of {}\n",
+        r0.departures, r0.mean_flight_fanout, r0.load_lines, r0.events, args.batch_size
+    );
+    println!(
+        "| backend | load s | events/s | re-prices/s | records | p50 ms | p99 ms | state MiB | output MiB | peak RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in &reports {
+        println!(
+            "| {} | {:.1} | {:.0} | {:.0} | {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
+            r.backend,
+            r.load_seconds,
+            r.events_per_s,
+            r.reprices_per_s,
+            r.records,
+            r.p50_ms,
+            r.p99_ms,
+            r.state_mib,
+            r.output_mib,
+            r.peak_rss_mib
+        );
+    }
+    println!("\nwasm / native stream time: {:.2}", reports[0].seconds / reports[1].seconds);
+    Ok(())
+}
+
+fn plugins(host: &PluginHost, backend: &str) -> Result<PluginSet> {
+    Ok(match backend {
+        "wasm" => PluginSet::reference(host)?,
+        "native" => {
+            let mut set = PluginSet::default();
+            set.insert(Plugin::native::<plugin_flight::Flight>());
+            set.insert(Plugin::native::<plugin_hotel::Hotel>());
+            set.insert(Plugin::native::<plugin_insurance::Insurance>());
+            set.insert(Plugin::native::<plugin_cruise::Cruise>());
+            set.insert(Plugin::native::<plugin_discount::Discount>());
+            set
+        }
+        other => anyhow::bail!("unknown backend {other:?}"),
+    })
+}
+
+fn run(args: &Args, backend: &str) -> Result<Report> {
+    let config = GenConfig {
+        products: args.products,
+        cities: args.cities,
+        dates_per_city: args.dates_per_city,
+        date_spread_days: args.date_spread_days,
+        events: args.events,
+        ..GenConfig::default()
+    };
+    let mut text = Vec::new();
+    let summary: GenSummary = generate(&config, &mut text, |_, _| {})?;
+    let text = String::from_utf8(text)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let load_lines = (summary.catalog_lines + summary.initial_lines) as usize;
+
+    let dir = tempfile::tempdir()?;
+    let host = PluginHost::new(EngineConfig::default())?;
+    let plugins = plugins(&host, backend)?;
+    let state = State::open(&dir.path().join("state"))?;
+    let mut sink = FileSink::open(dir.path())?;
+    let pipeline = Pipeline::new(PipelineConfig::default());
+    let mut runner = Runner::new(&state, &plugins, &pipeline, &mut sink);
+
+    let started = Instant::now();
+    let mut done = 0usize;
+    for chunk in lines[..load_lines].chunks(args.batch_size) {
+        runner.batch(&inputs(chunk, done), "bench", (done as u64).to_le_bytes().to_vec())?;
+        done += chunk.len();
+        progress(backend, "load", done, load_lines, started);
+    }
+    let load_seconds = started.elapsed().as_secs_f64();
+    let before: Stats = runner.total().clone();
+
+    let started = Instant::now();
+    let stream = &lines[load_lines..];
+    let mut latencies: Vec<(f64, usize)> = Vec::new();
+    for chunk in stream.chunks(args.batch_size) {
+        let t = Instant::now();
+        runner.batch(&inputs(chunk, done), "bench", (done as u64).to_le_bytes().to_vec())?;
+        latencies.push((t.elapsed().as_secs_f64() * 1e3, chunk.len()));
+        done += chunk.len();
+        progress(backend, "stream", done - load_lines, stream.len(), started);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!();
+    let total = runner.finish()?;
+    let reprices = total.departures_priced - before.departures_priced;
+
+    Ok(Report {
+        backend: backend.to_owned(),
+        load_lines: load_lines as u64,
+        load_seconds,
+        events: stream.len() as u64,
+        seconds,
+        events_per_s: stream.len() as f64 / seconds,
+        reprices,
+        reprices_per_s: reprices as f64 / seconds,
+        records: total.departure_records - before.departure_records,
+        p50_ms: percentile(&mut latencies, 0.50),
+        p99_ms: percentile(&mut latencies, 0.99),
+        state_mib: state.disk_space()? as f64 / 1048576.0,
+        output_mib: folder_bytes(dir.path())? as f64 / 1048576.0,
+        peak_rss_mib: peak_rss_kib()? as f64 / 1024.0,
+        departures: summary.departures,
+        mean_flight_fanout: summary.mean_flight_fanout,
+    })
+}
+
+fn inputs(chunk: &[&str], first: usize) -> Vec<Input> {
+    chunk
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Input {
+            text: (*l).to_owned(),
+            origin: Origin::File { path: "bench".into(), line: (first + i + 1) as u64 },
+        })
+        .collect()
+}
+
+fn progress(backend: &str, phase: &str, done: usize, of: usize, started: Instant) {
+    let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    eprint!("\r{backend} {phase}: {done}/{of} lines, {rate:.0}/s   ");
+    let _ = std::io::stderr().flush();
+}
+
+/// The latency below which `q` of the events were, each batch's latency counted once
+/// per event in it.
+fn percentile(batches: &mut [(f64, usize)], q: f64) -> f64 {
+    batches.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: usize = batches.iter().map(|b| b.1).sum();
+    let mut seen = 0;
+    for (ms, n) in batches.iter() {
+        seen += n;
+        if seen as f64 >= q * total as f64 {
+            return *ms;
+        }
+    }
+    0.0
+}
+
+/// Bytes of the output files (the state folder is counted by fjall).
+fn folder_bytes(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
+fn peak_rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM in /proc/self/status")?;
+    Ok(line.split_whitespace().nth(1).context("VmHWM value")?.parse()?)
+}

@@ -1,0 +1,282 @@
+//! The writer's working set: the state a micro-batch reads and changes, held decoded in
+//! memory and read through from fjall on first use.
+//!
+//! The engine is the only writer of its state, so a copy it keeps in step with its own
+//! writes never goes stale: a batch changes the working set directly and logs what it
+//! changed; [`Writer::finish`] turns that log into one atomic fjall batch. Entries are
+//! kept whole per group (every supplier of a resource, every dependent of a resource,
+//! every departure price of a product), so a group read once never needs fjall again,
+//! and the hot path of a warm engine touches no storage until it commits.
+//!
+//! Nothing is evicted: memory grows with the state that has been touched (the benchmark
+//! in the README reports it for 1,000,000 departures).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, MutexGuard};
+
+use super::records::{
+    ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, ProductRecord, QuoteRecord, Status,
+};
+use super::{Pending, Result, State, from_postcard, pair_prefix, postcard_bytes, split_departure, triple};
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type Set<K> = HashSet<K, foldhash::fast::RandomState>;
+
+/// Every supplier quote of one resource (deleted ones keep their seq).
+#[derive(Clone, Default)]
+pub struct Resource {
+    quotes: BTreeMap<String, QuoteRecord>,
+}
+
+impl Resource {
+    /// The compact forms of the live quotes, in supplier order.
+    pub fn live(&self) -> impl Iterator<Item = &[u8]> {
+        self.quotes.values().filter(|q| !q.deleted).map(|q| q.compact.as_slice())
+    }
+
+    /// The stored seq of a supplier's quote.
+    #[must_use]
+    pub fn seq(&self, supplier: &str) -> Option<u64> {
+        self.quotes.get(supplier).map(|q| q.seq)
+    }
+}
+
+/// What a buyer sees of a departure's current price, and its version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// Version of the current record.
+    pub version: u64,
+    /// Sellability.
+    pub status: Status,
+    /// Per-person price when available.
+    pub price: Option<i64>,
+    /// Why it is unavailable.
+    pub reason: Option<String>,
+    /// Per-component amounts.
+    pub components: Vec<ComponentAmount>,
+}
+
+impl Offer {
+    fn of(p: DeparturePrice) -> Self {
+        Offer { version: p.version, status: p.status, price: p.price, reason: p.reason, components: p.components }
+    }
+
+    /// Whether `other` says the same to a buyer (versions aside).
+    #[must_use]
+    pub fn same_offer(&self, other: &Offer) -> bool {
+        self.status == other.status
+            && self.price == other.price
+            && self.reason == other.reason
+            && self.components == other.components
+    }
+}
+
+/// A product's current prices: every departure's offer (keyed `CITY:DATE`) and its
+/// starting prices.
+#[derive(Default)]
+pub struct ProductPrices {
+    /// Offers by `CITY:DATE`.
+    pub departures: BTreeMap<String, Offer>,
+    /// The current starting prices.
+    pub starting: Option<ProductPrice>,
+}
+
+/// The decoded working set. Lives in [`State`]; reached through a [`Writer`].
+#[derive(Default)]
+pub(super) struct Working {
+    resources: Map<Vec<u8>, Arc<Resource>>,
+    dependents: Map<Vec<u8>, Arc<BTreeSet<Arc<str>>>>,
+    departures: Map<Arc<str>, Option<Arc<DepartureRecord>>>,
+    products: Map<String, Option<ProductRecord>>,
+    prices: Map<String, ProductPrices>,
+}
+
+/// What a batch changed, by key; values are read from the working set at the end.
+#[derive(Default)]
+struct Changed {
+    quotes: BTreeSet<(Vec<u8>, String)>,
+    index: BTreeMap<Vec<u8>, bool>,
+    departures: Set<Arc<str>>,
+    products: Set<String>,
+    prices: Map<String, Arc<[u8]>>,
+    history: Vec<(Vec<u8>, Arc<[u8]>)>,
+    starting: Map<String, Arc<[u8]>>,
+}
+
+/// The single writer's access to the state for one micro-batch: reads through the
+/// working set, writes to it, and logs the changes for [`Writer::finish`].
+pub struct Writer<'a> {
+    state: &'a State,
+    w: MutexGuard<'a, Working>,
+    changed: Changed,
+}
+
+impl<'a> Writer<'a> {
+    pub(super) fn new(state: &'a State, w: MutexGuard<'a, Working>) -> Self {
+        Writer { state, w, changed: Changed::default() }
+    }
+
+    /// Every supplier quote of (kind, key).
+    pub fn resource(&mut self, kind: &str, key: &str) -> Result<Arc<Resource>> {
+        let prefix = pair_prefix(kind, key);
+        if let Some(r) = self.w.resources.get(&prefix) {
+            return Ok(Arc::clone(r));
+        }
+        let mut r = Resource::default();
+        for kv in self.state.quotes.prefix(&prefix) {
+            let (k, v) = kv.into_inner()?;
+            let supplier = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            r.quotes.insert(supplier, from_postcard(&v, "quote")?);
+        }
+        let r = Arc::new(r);
+        self.w.resources.insert(prefix, Arc::clone(&r));
+        Ok(r)
+    }
+
+    /// Records a supplier's quote.
+    pub fn put_quote(&mut self, kind: &str, key: &str, supplier: &str, quote: QuoteRecord) -> Result<()> {
+        self.resource(kind, key)?;
+        let prefix = pair_prefix(kind, key);
+        if let Some(r) = self.w.resources.get_mut(&prefix) {
+            Arc::make_mut(r).quotes.insert(supplier.to_owned(), quote);
+        }
+        self.changed.quotes.insert((prefix, supplier.to_owned()));
+        Ok(())
+    }
+
+    /// The departures that depend on (kind, key), in key order.
+    pub fn dependents(&mut self, kind: &str, key: &str) -> Result<Arc<BTreeSet<Arc<str>>>> {
+        let prefix = pair_prefix(kind, key);
+        if let Some(d) = self.w.dependents.get(&prefix) {
+            return Ok(Arc::clone(d));
+        }
+        let mut found = BTreeSet::new();
+        for kv in self.state.index.prefix(&prefix) {
+            let k = kv.key()?;
+            found.insert(Arc::from(String::from_utf8_lossy(&k[prefix.len()..]).as_ref()));
+        }
+        let d = Arc::new(found);
+        self.w.dependents.insert(prefix, Arc::clone(&d));
+        Ok(d)
+    }
+
+    /// Adds or removes "departure depends on (kind, key)".
+    pub fn set_dependency(&mut self, kind: &str, key: &str, departure: &Arc<str>, present: bool) -> Result<()> {
+        self.dependents(kind, key)?;
+        let prefix = pair_prefix(kind, key);
+        if let Some(d) = self.w.dependents.get_mut(&prefix) {
+            let d = Arc::make_mut(d);
+            if present {
+                d.insert(Arc::clone(departure));
+            } else {
+                d.remove(departure);
+            }
+        }
+        self.changed.index.insert(triple(kind, key, departure), present);
+        Ok(())
+    }
+
+    /// A departure's definition.
+    pub fn departure(&mut self, id: &str) -> Result<Option<Arc<DepartureRecord>>> {
+        if let Some(d) = self.w.departures.get(id) {
+            return Ok(d.clone());
+        }
+        let d: Option<DepartureRecord> = super::postcard_get(&self.state.departures, id.as_bytes(), "departure")?;
+        let d = d.map(Arc::new);
+        self.w.departures.insert(Arc::from(id), d.clone());
+        Ok(d)
+    }
+
+    /// Sets (or with `None` removes) a departure's definition.
+    pub fn put_departure(&mut self, id: &Arc<str>, record: Option<DepartureRecord>) {
+        self.w.departures.insert(Arc::clone(id), record.map(Arc::new));
+        self.changed.departures.insert(Arc::clone(id));
+    }
+
+    /// A product, with its seq.
+    pub fn product(&mut self, id: &str) -> Result<Option<ProductRecord>> {
+        if let Some(p) = self.w.products.get(id) {
+            return Ok(p.clone());
+        }
+        let p: Option<ProductRecord> = super::postcard_get(&self.state.products, id.as_bytes(), "product")?;
+        self.w.products.insert(id.to_owned(), p.clone());
+        Ok(p)
+    }
+
+    /// Records a product.
+    pub fn put_product(&mut self, id: &str, record: ProductRecord) {
+        self.w.products.insert(id.to_owned(), Some(record));
+        self.changed.products.insert(id.to_owned());
+    }
+
+    /// A product's current prices, loaded whole on first use.
+    pub fn product_prices(&mut self, product: &str) -> Result<&ProductPrices> {
+        if !self.w.prices.contains_key(product) {
+            let mut pp = ProductPrices::default();
+            for p in self.state.product_departure_prices(product)? {
+                pp.departures.insert(format!("{}:{}", p.city, p.date), Offer::of(p));
+            }
+            pp.starting = self.state.product_price(product)?;
+            self.w.prices.insert(product.to_owned(), pp);
+        }
+        Ok(&self.w.prices[product])
+    }
+
+    /// A departure's current offer.
+    pub fn offer(&mut self, departure: &str) -> Result<Option<&Offer>> {
+        let Some((product, rest)) = split_departure(departure) else { return Ok(None) };
+        Ok(self.product_prices(product)?.departures.get(rest))
+    }
+
+    /// Records a new price version: current and history.
+    pub fn put_price(&mut self, price: DeparturePrice) -> Result<()> {
+        let key = price.key();
+        self.product_prices(&price.product)?;
+        let stored: Arc<[u8]> = price.to_stored().into();
+        self.changed.history.push((super::history_key(&key, price.version), Arc::clone(&stored)));
+        self.changed.prices.insert(key, stored);
+        let rest = format!("{}:{}", price.city, price.date);
+        if let Some(pp) = self.w.prices.get_mut(&price.product) {
+            pp.departures.insert(rest, Offer::of(price));
+        }
+        Ok(())
+    }
+
+    /// Records a product's starting prices and their JSON.
+    pub fn put_product_price(&mut self, price: ProductPrice, json: Arc<[u8]>) -> Result<()> {
+        self.product_prices(&price.product)?;
+        self.changed.starting.insert(price.product.clone(), json);
+        if let Some(pp) = self.w.prices.get_mut(&price.product) {
+            pp.starting = Some(price);
+        }
+        Ok(())
+    }
+
+    /// The batch's changes as the writes of one atomic commit; releases the working set.
+    #[must_use]
+    pub fn finish(self) -> Pending {
+        let Writer { w, changed, .. } = self;
+        let mut p = Pending::default();
+        for (prefix, supplier) in changed.quotes {
+            if let Some(q) = w.resources.get(&prefix).and_then(|r| r.quotes.get(&supplier)) {
+                let mut k = prefix;
+                k.extend_from_slice(supplier.as_bytes());
+                p.quotes.push((k, postcard_bytes(q)));
+            }
+        }
+        p.index = changed.index.into_iter().collect();
+        for id in changed.departures {
+            let v = w.departures.get(&id).and_then(|d| d.as_deref().map(postcard_bytes));
+            p.departures.push((id.as_bytes().to_vec(), v));
+        }
+        for id in changed.products {
+            if let Some(Some(rec)) = w.products.get(&id) {
+                p.products.push((id.into_bytes(), postcard_bytes(rec)));
+            }
+        }
+        p.prices = changed.prices.into_iter().collect();
+        p.history = changed.history;
+        p.starting = changed.starting.into_iter().collect();
+        p
+    }
+}
