@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::admin::AdminConfig;
 use crate::engine::EngineConfig;
 use crate::pipeline::PipelineConfig;
 use crate::source::STDIN_NAME;
@@ -36,6 +37,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// The limits every plugin call runs under (`[engine]`).
     pub engine: EngineSection,
+    /// The admin API: rules registry, deploy, activate, roll back (`[admin]`).
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             input: InputConfig::default(),
             pipeline: PipelineConfig::default(),
             engine: EngineSection::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -103,6 +107,10 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     /// Replaces `input.batch_size`.
     pub batch_size: Option<usize>,
+    /// Replaces `admin.listen`.
+    pub admin_listen: Option<std::net::SocketAddr>,
+    /// Turns the admin API off (`admin.enabled = false`).
+    pub no_admin: bool,
 }
 
 /// Why a configuration cannot be used.
@@ -180,6 +188,12 @@ impl Config {
         }
         if let Some(batch_size) = overrides.batch_size {
             self.input.batch_size = batch_size;
+        }
+        if let Some(listen) = overrides.admin_listen {
+            self.admin.listen = listen;
+        }
+        if overrides.no_admin {
+            self.admin.enabled = false;
         }
         self
     }

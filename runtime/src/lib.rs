@@ -3,6 +3,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod config;
 pub mod engine;
 pub mod r#gen;
@@ -10,6 +11,7 @@ pub mod intake;
 pub mod pipeline;
 pub mod plugins;
 pub mod progress;
+pub mod registry;
 pub mod sink;
 pub mod source;
 pub mod state;

@@ -6,10 +6,14 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use pricing_runtime::config::{Config, InputConfig, Overrides};
-use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost, PluginSet};
+use std::sync::Arc;
+
+use pricing_runtime::admin;
+use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost};
 use pricing_runtime::pipeline::{Pipeline, Stats};
 use pricing_runtime::plugins;
 use pricing_runtime::progress::{GenProgress, InputProgress};
+use pricing_runtime::registry::Registry;
 use pricing_runtime::sink::FileSink;
 use pricing_runtime::source::{STDIN_NAME, run_file, run_stdin};
 use pricing_runtime::state::{DeparturePrice, State, Status};
@@ -54,6 +58,12 @@ enum Command {
         /// `input.batch_size`, else 1000]
         #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         batch_size: Option<usize>,
+        /// Address of the admin API [default: the config's `admin.listen`, else 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        admin_listen: Option<std::net::SocketAddr>,
+        /// Do not serve the admin API
+        #[arg(long)]
+        no_admin: bool,
     },
     /// The quickstart: price the example workload (`examples/events.ndjson`) into a fresh
     /// `data/demo` folder and print the starting prices and the cheapest departures.
@@ -64,6 +74,9 @@ enum Command {
         /// Data folder, emptied first.
         #[arg(long, default_value = "data/demo")]
         data: PathBuf,
+        /// Exit after printing instead of keeping the admin API up
+        #[arg(long)]
+        exit: bool,
     },
     /// A product's price calendar: per departure city, each date's price; the starting
     /// price is marked with `*`.
@@ -115,13 +128,14 @@ fn run_cli() -> Result<()> {
                 EngineConfig::default().with_call_budget_ms(call_budget_ms).with_memory_limit_mib(memory_limit_mib);
             list_plugins(&files, config)
         }
-        Command::Run { files, config, data, batch_size } => {
-            let config = Config::resolve(config.as_deref(), Overrides { files, data, batch_size })?;
-            let stats = run(&config)?;
+        Command::Run { files, config, data, batch_size, admin_listen, no_admin } => {
+            let overrides = Overrides { files, data, batch_size, admin_listen, no_admin };
+            let config = Config::resolve(config.as_deref(), overrides)?;
+            let stats = run(&config)?.stats;
             eprintln!("{}", serde_json::to_string_pretty(&stats)?);
             Ok(())
         }
-        Command::Demo { events, data } => demo(&events, &data),
+        Command::Demo { events, data, exit } => demo(&events, &data, exit),
         Command::Calendar { product, data } => calendar(&product, &data),
         Command::History { departure, data } => history(&departure, &data),
         Command::Gen { config } => {
@@ -140,10 +154,29 @@ fn run_cli() -> Result<()> {
     }
 }
 
-fn run(config: &Config) -> Result<Stats> {
-    let host = PluginHost::new(config.engine.engine_config())?;
-    let plugins = PluginSet::reference(&host)?;
+/// What a run leaves behind: its counters, and the admin API while the handle lives.
+struct Ran {
+    stats: Stats,
+    admin: Option<admin::AdminHandle>,
+}
+
+fn run(config: &Config) -> Result<Ran> {
     let data = &config.data;
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let host = Arc::new(PluginHost::new(config.engine.engine_config())?);
+    let registry = Registry::open(&data.join("registry"), Arc::clone(&host))
+        .with_context(|| format!("opening the plugin registry in {}", data.display()))?
+        .with_max_upload_bytes(config.admin.max_upload_bytes());
+    let registry = Arc::new(registry);
+    let live = registry.live()?;
+    let admin = if config.admin.enabled {
+        let handle = admin::serve(&config.admin, Arc::clone(&registry)).context("starting the admin API")?;
+        tracing::info!(addr = %handle.local_addr(), "admin API listening");
+        Some(handle)
+    } else {
+        None
+    };
+    let plugins = &*live;
     let state = State::open(&data.join("state")).with_context(|| format!("opening state in {}", data.display()))?;
     let mut sink = FileSink::open(data).with_context(|| format!("opening the output files in {}", data.display()))?;
     let pipeline = Pipeline::new(config.pipeline.clone());
@@ -153,7 +186,7 @@ fn run(config: &Config) -> Result<Stats> {
         let started = Instant::now();
         let stats = if file.as_os_str() == STDIN_NAME {
             let mut progress = InputProgress::stream("stdin");
-            let stats = run_stdin(batch_size, &state, &plugins, &pipeline, &mut sink, |p| progress.update(p));
+            let stats = run_stdin(batch_size, &state, plugins, &pipeline, &mut sink, |p| progress.update(p));
             progress.finish();
             stats?
         } else {
@@ -161,7 +194,7 @@ fn run(config: &Config) -> Result<Stats> {
             // A missing file is reported by run_file, with the error that says so.
             let size = std::fs::metadata(file).map_or(0, |m| m.len());
             let mut progress = InputProgress::file(&name, size);
-            let stats = run_file(file, batch_size, &state, &plugins, &pipeline, &mut sink, |p| progress.update(p));
+            let stats = run_file(file, batch_size, &state, plugins, &pipeline, &mut sink, |p| progress.update(p));
             progress.finish();
             stats?
         };
@@ -176,10 +209,10 @@ fn run(config: &Config) -> Result<Stats> {
         );
         total.add(&stats);
     }
-    Ok(total)
+    Ok(Ran { stats: total, admin })
 }
 
-fn demo(events: &Path, data: &Path) -> Result<()> {
+fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
     if data.exists() {
         std::fs::remove_dir_all(data).with_context(|| format!("emptying {}", data.display()))?;
     }
@@ -188,7 +221,7 @@ fn demo(events: &Path, data: &Path) -> Result<()> {
         input: InputConfig { files: vec![events.to_path_buf()], ..InputConfig::default() },
         ..Config::default()
     };
-    let stats = run(&config)?;
+    let Ran { stats, admin } = run(&config)?;
     println!(
         "{} events: {} applied, {} stale, {} dead-lettered; {} departure price records, {} product price records\n",
         stats.events,
@@ -230,6 +263,17 @@ fn demo(events: &Path, data: &Path) -> Result<()> {
         );
     }
     println!("\noutput records: {}/departure-prices.ndjson, product-prices.ndjson, dlq.ndjson", data.display());
+    if let Some(admin) = admin.filter(|_| !exit) {
+        println!(
+            "\nadmin API: http://{0}/plugins (rules and versions; Ctrl-C to stop)\n  \
+             try: curl -s http://{0}/plugins",
+            admin.local_addr()
+        );
+        // The admin thread serves until the process is stopped.
+        loop {
+            std::thread::park();
+        }
+    }
     Ok(())
 }
 

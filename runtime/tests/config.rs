@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pricing_runtime::admin::AdminConfig;
 use pricing_runtime::config::{Config, ConfigError, EngineSection, InputConfig, Overrides};
 use pricing_runtime::engine::EngineConfig;
 use pricing_runtime::pipeline::PipelineConfig;
@@ -38,6 +39,12 @@ fn the_example_parses_to_the_values_it_documents() {
             input: InputConfig { files: vec![PathBuf::from("examples/events.ndjson")], batch_size: 500 },
             pipeline: PipelineConfig { currency: "CNY".into(), supplier_required: vec!["hotel".into()] },
             engine: EngineSection { call_budget_ms: 2000, memory_limit_mib: 128 },
+            admin: AdminConfig {
+                enabled: true,
+                listen: "127.0.0.1:8181".parse().expect("addr"),
+                token: None,
+                max_upload_mib: 8,
+            },
         }
     );
     assert_eq!(
@@ -51,11 +58,22 @@ fn the_example_names_every_field() {
     // A field added to Config but not to the example would parse (defaults) and go
     // undocumented: every field must appear as `name =` in the example.
     let text = std::fs::read_to_string(example()).expect("example");
-    for field in ["data", "files", "batch_size", "currency", "supplier_required", "call_budget_ms", "memory_limit_mib"]
-    {
+    for field in [
+        "data",
+        "files",
+        "batch_size",
+        "currency",
+        "supplier_required",
+        "call_budget_ms",
+        "memory_limit_mib",
+        "enabled",
+        "listen",
+        "max_upload_mib",
+    ] {
         assert!(text.lines().any(|l| l.starts_with(&format!("{field} ="))), "examples/pricing.toml lacks `{field}`");
     }
-    for section in ["[input]", "[pipeline]", "[engine]"] {
+    assert!(text.contains("# token = "), "examples/pricing.toml lacks `token`");
+    for section in ["[input]", "[pipeline]", "[engine]", "[admin]"] {
         assert!(text.lines().any(|l| l == section), "examples/pricing.toml lacks {section}");
     }
 }
@@ -137,12 +155,15 @@ fn the_command_line_overrides_the_file() {
             files: vec![PathBuf::from("a.ndjson"), PathBuf::from("-")],
             data: Some(PathBuf::from("elsewhere")),
             batch_size: Some(7),
+            admin_listen: Some("127.0.0.1:9099".parse().expect("addr")),
+            no_admin: true,
         },
     )
     .expect("resolves");
     assert_eq!(overridden.input.files, [PathBuf::from("a.ndjson"), PathBuf::from("-")]);
     assert_eq!(overridden.data, PathBuf::from("elsewhere"));
     assert_eq!(overridden.input.batch_size, 7);
+    assert_eq!((overridden.admin.listen.port(), overridden.admin.enabled), (9099, false));
     // What the command line does not name stays as the file says.
     assert_eq!(overridden.engine, none.engine);
     assert_eq!(overridden.pipeline, none.pipeline);
@@ -180,7 +201,7 @@ fn the_binary_refuses_a_bad_config_naming_file_and_field() {
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[engine]\ncall_budget = 5\n").expect("write");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pricing"))
-        .args(["run", "--config"])
+        .args(["run", "--admin-listen", "127.0.0.1:0", "--config"])
         .arg(&path)
         .arg("--data")
         .arg(dir.path().join("data"))
@@ -212,7 +233,7 @@ fn the_binary_prices_with_the_configs_pipeline_settings() {
     );
     std::fs::write(&path, text).expect("write");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pricing"))
-        .args(["run", "--config"])
+        .args(["run", "--admin-listen", "127.0.0.1:0", "--config"])
         .arg(&path)
         .output()
         .expect("runs");

@@ -33,7 +33,7 @@ impl Run {
     fn start(input: &Path, data: &Path, log: PathBuf) -> Run {
         let stderr = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_pricing"))
-            .arg("run")
+            .args(["run", "--admin-listen", "127.0.0.1:0"])
             .arg(input)
             .args(["--batch-size", BATCH, "--data"])
             .arg(data)

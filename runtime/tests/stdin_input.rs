@@ -28,7 +28,7 @@ fn workload() -> Vec<u8> {
 /// counters (the JSON it prints last on stderr).
 fn pricing_run(input: &str, data: &Path, stdin: Option<&[u8]>) -> serde_json::Value {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pricing"))
-        .args(["run", input, "--batch-size", BATCH, "--data"])
+        .args(["run", "--admin-listen", "127.0.0.1:0", input, "--batch-size", BATCH, "--data"])
         .arg(data)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::null())
@@ -160,7 +160,7 @@ fn stdin_and_files_mix_in_one_run() {
     let mixed = dir.path().join("mixed");
     let out = {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pricing"))
-            .arg("run")
+            .args(["run", "--admin-listen", "127.0.0.1:0"])
             .arg(&head_file)
             .args(["-", "--batch-size", BATCH, "--data"])
             .arg(&mixed)

@@ -14,12 +14,14 @@ mod config;
 mod error;
 mod host;
 mod limits;
+mod live;
 mod plugin;
 mod set;
 
 pub use config::EngineConfig;
 pub use error::PluginError;
 pub use host::PluginHost;
+pub use live::LivePlugins;
 pub use plugin::{BatchOutcome, Plugin, PluginInfo};
 pub use pricing_sdk::{Departure, PriceError, Role};
 pub use set::PluginSet;

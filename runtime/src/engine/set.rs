@@ -27,6 +27,13 @@ impl PluginSet {
         self.by_kind.insert(plugin.info().kind.clone(), Arc::new(plugin));
     }
 
+    /// Adds or replaces the plugin of its kind with one already shared: sets built
+    /// from one another (a hot swap of one kind) share the unchanged plugins, with
+    /// their compiled code and warm instances.
+    pub fn insert_shared(&mut self, plugin: Arc<Plugin>) {
+        self.by_kind.insert(plugin.info().kind.clone(), plugin);
+    }
+
     /// The plugin of `kind`.
     #[must_use]
     pub fn get(&self, kind: &str) -> Option<&Arc<Plugin>> {

@@ -8,8 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use super::{Progress, Runner};
-use crate::engine::PluginSet;
+use super::{Plugins, Progress, Runner};
 use crate::intake::Origin;
 use crate::pipeline::{Input, Pipeline, Stats};
 use crate::sink::Sink;
@@ -19,13 +18,13 @@ use crate::state::State;
 /// that position, then after each batch, with the lines and bytes of the file consumed
 /// so far (counted from the file's start, so a resumed run starts where the last one
 /// committed).
-pub fn run_file(
+pub fn run_file<'a>(
     path: &Path,
     batch_size: usize,
-    state: &State,
-    plugins: &PluginSet,
-    pipeline: &Pipeline,
-    sink: &mut dyn Sink,
+    state: &'a State,
+    plugins: impl Into<Plugins<'a>>,
+    pipeline: &'a Pipeline,
+    sink: &'a mut dyn Sink,
     progress: impl FnMut(Progress),
 ) -> Result<Stats> {
     let name = path.display().to_string();

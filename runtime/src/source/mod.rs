@@ -6,7 +6,7 @@ mod runner;
 mod stdin;
 
 pub use file::run_file;
-pub use runner::Runner;
+pub use runner::{Plugins, Runner};
 pub use stdin::{STDIN_NAME, STDIN_SOURCE, run_reader, run_stdin};
 
 /// How far a line-oriented source has got: reported once where a run starts, then after

@@ -6,21 +6,46 @@
 //! pipeline reads its working set, which already holds N's changes, so it never needs
 //! N's writes from fjall. N+1's commit starts only after N's has finished, and N+1's
 //! records are flushed before it, so the order "output, then state" holds per batch.
+//!
+//! With [`Runner::live`] the plugin set is taken from a [`LivePlugins`] once per batch,
+//! so an operator's swap takes effect at the next batch and never inside one.
 
 use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result};
 
-use crate::engine::PluginSet;
+use crate::engine::{LivePlugins, PluginSet};
 use crate::intake::format_millis;
 use crate::pipeline::{Input, Pipeline, Stats};
 use crate::sink::Sink;
 use crate::state::State;
 
+/// Where a runner takes its plugins from: `&PluginSet` and `&LivePlugins` both convert,
+/// so a source can take `impl Into<Plugins>` and serve either.
+#[derive(Clone, Copy)]
+pub enum Plugins<'a> {
+    /// One set for the whole run.
+    Fixed(&'a PluginSet),
+    /// Whatever set is active when a batch starts (hot reload).
+    Live(&'a LivePlugins),
+}
+
+impl<'a> From<&'a PluginSet> for Plugins<'a> {
+    fn from(set: &'a PluginSet) -> Self {
+        Plugins::Fixed(set)
+    }
+}
+
+impl<'a> From<&'a LivePlugins> for Plugins<'a> {
+    fn from(live: &'a LivePlugins) -> Self {
+        Plugins::Live(live)
+    }
+}
+
 /// Runs micro-batches from one source through the pipeline into a sink.
 pub struct Runner<'a> {
     state: &'a State,
-    plugins: &'a PluginSet,
+    plugins: Plugins<'a>,
     pipeline: &'a Pipeline,
     sink: &'a mut dyn Sink,
     total: Stats,
@@ -28,15 +53,36 @@ pub struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    /// A runner over the given state, plugins, pipeline and sink.
-    pub fn new(state: &'a State, plugins: &'a PluginSet, pipeline: &'a Pipeline, sink: &'a mut dyn Sink) -> Self {
-        Runner { state, plugins, pipeline, sink, total: Stats::default(), committing: None }
+    /// A runner over the given state, plugins (a fixed `&PluginSet` or a `&LivePlugins`
+    /// read once per batch), pipeline and sink.
+    pub fn new(
+        state: &'a State,
+        plugins: impl Into<Plugins<'a>>,
+        pipeline: &'a Pipeline,
+        sink: &'a mut dyn Sink,
+    ) -> Self {
+        Runner { state, plugins: plugins.into(), pipeline, sink, total: Stats::default(), committing: None }
+    }
+
+    /// A runner that takes the active plugin set from `plugins` at the start of each
+    /// batch (hot reload); the same as [`Runner::new`] with a `&LivePlugins`.
+    pub fn live(state: &'a State, plugins: &'a LivePlugins, pipeline: &'a Pipeline, sink: &'a mut dyn Sink) -> Self {
+        Runner::new(state, plugins, pipeline, sink)
     }
 
     /// Prices one micro-batch and commits it with `position`, the opaque resume point of
     /// `source` after these inputs. Returns the batch's counters.
     pub fn batch(&mut self, inputs: &[Input], source: &str, position: Vec<u8>) -> Result<Stats> {
-        let mut out = self.pipeline.process(self.state, self.plugins, inputs, &format_millis(now_millis()))?;
+        // Taken once: the whole batch is priced by one snapshot of the set.
+        let snapshot;
+        let plugins = match self.plugins {
+            Plugins::Fixed(set) => set,
+            Plugins::Live(live) => {
+                snapshot = live.load();
+                &*snapshot
+            }
+        };
+        let mut out = self.pipeline.process(self.state, plugins, inputs, &format_millis(now_millis()))?;
         self.sink.write(&out).context("writing output records")?;
         self.sink.flush().context("flushing output records")?;
         let mut pending = std::mem::take(&mut out.pending);

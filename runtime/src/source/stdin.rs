@@ -16,8 +16,7 @@ use std::io::BufRead;
 use anyhow::{Context as _, Result};
 
 use super::file::{Position, consume_lines};
-use super::{Progress, Runner};
-use crate::engine::PluginSet;
+use super::{Plugins, Progress, Runner};
 use crate::pipeline::{Pipeline, Stats};
 use crate::sink::Sink;
 use crate::state::State;
@@ -31,12 +30,12 @@ pub const STDIN_SOURCE: &str = "stdin";
 
 /// Consumes standard input to its end. `progress` is called once at the start (0 lines),
 /// then after each batch with the lines and bytes of this run's input consumed so far.
-pub fn run_stdin(
+pub fn run_stdin<'a>(
     batch_size: usize,
-    state: &State,
-    plugins: &PluginSet,
-    pipeline: &Pipeline,
-    sink: &mut dyn Sink,
+    state: &'a State,
+    plugins: impl Into<Plugins<'a>>,
+    pipeline: &'a Pipeline,
+    sink: &'a mut dyn Sink,
     progress: impl FnMut(Progress),
 ) -> Result<Stats> {
     run_reader(std::io::stdin().lock(), batch_size, state, plugins, pipeline, sink, progress)
@@ -44,13 +43,13 @@ pub fn run_stdin(
 
 /// Consumes `reader` as if it were standard input: from its first line, with stdin's
 /// origins and position. [`run_stdin`] is this over the process's stdin.
-pub fn run_reader(
+pub fn run_reader<'a>(
     reader: impl BufRead,
     batch_size: usize,
-    state: &State,
-    plugins: &PluginSet,
-    pipeline: &Pipeline,
-    sink: &mut dyn Sink,
+    state: &'a State,
+    plugins: impl Into<Plugins<'a>>,
+    pipeline: &'a Pipeline,
+    sink: &'a mut dyn Sink,
     progress: impl FnMut(Progress),
 ) -> Result<Stats> {
     if let Some(bytes) = state.position(STDIN_SOURCE)? {

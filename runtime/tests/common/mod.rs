@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod http;
 pub mod workload;
 
 use pricing_runtime::engine::{BatchOutcome, EngineConfig, Plugin, PluginHost};
@@ -68,4 +69,31 @@ pub fn assert_flight_prices(host: &PluginHost) {
     b.add_departure(&DepartureContext { date, nights: 3, pax: 2, markup_bp: 0, subtotal: 0 }, &[o, r]);
     let outcome = flight.price_batch(b.finish(), 1).expect("flight prices");
     assert_eq!(outcome.results, vec![Ok(278_000)]);
+}
+
+/// `wasm` with a custom section `tag` appended: a component that behaves exactly the
+/// same but has another hash, so it is another version of the same kind. Custom
+/// sections may appear anywhere in a component and never change what it does.
+pub fn wasm_variant(wasm: &[u8], tag: &str) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = "pricing-test-variant";
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(tag.as_bytes());
+    let mut out = wasm.to_vec();
+    out.push(0); // custom section id
+    leb(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
 }

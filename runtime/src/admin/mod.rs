@@ -1,0 +1,131 @@
+//! The admin HTTP API: list, deploy, activate and roll back plugin versions while the
+//! stream runs. JSON over HTTP/1.1 (axum), on its own thread with its own small tokio
+//! runtime, so the synchronous pipeline never shares a thread with it.
+//!
+//! | method | path | does |
+//! |---|---|---|
+//! | GET | `/health` | liveness, and the active plugin of each kind |
+//! | GET | `/plugins` | every kind, its versions and the active one |
+//! | POST | `/plugins?activate=BOOL&kind=KIND&who=NAME` | deploys the body (a `.wasm` component) |
+//! | POST | `/plugins/{kind}/activate/{hash}?who=NAME&reason=TEXT` | activates a stored version |
+//! | POST | `/plugins/{kind}/rollback?who=NAME&reason=TEXT` | returns to the previously active version |
+//! | GET | `/plugins/{kind}/history` | the kind's activations, oldest first |
+//!
+//! POST calls need `Authorization: Bearer TOKEN` (401 otherwise). A refusal is answered
+//! `{"error": reason}` with 400 (bad request), 404 (unknown version), 409 (nothing to
+//! roll back), 413 (too large) or 422 (the component failed validation).
+
+mod config;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub use config::{AdminConfig, TOKEN_ENV};
+
+use crate::registry::Registry;
+
+/// Why the admin API could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A non-loopback address with no token would let anyone on the network change
+    /// pricing rules.
+    #[error(
+        "refusing to serve the admin API on non-loopback address {0} without a token: set admin.token or {TOKEN_ENV}, \
+         or listen on 127.0.0.1"
+    )]
+    ExposedWithoutToken(SocketAddr),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server's runtime or thread failed.
+    #[error("admin server: {0}")]
+    Server(std::io::Error),
+}
+
+/// A running admin server. Dropping it shuts the server down and waits for it.
+pub struct AdminHandle {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl AdminHandle {
+    /// The address it listens on (with the real port when the config asked for 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections, lets calls in flight finish, and waits.
+    pub fn shutdown(mut self) -> Result<(), AdminError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), AdminError> {
+        if let Some(tx) = self.shutdown.take() {
+            // The server may have stopped already; then there is nobody to tell.
+            let _ = tx.send(());
+        }
+        match self.thread.take().map(JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(AdminError::Server(e)),
+            Some(Err(_)) => Err(AdminError::Server(std::io::Error::other("the admin server thread panicked"))),
+        }
+    }
+}
+
+impl Drop for AdminHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            tracing::error!(error = %e, "admin server stopped with an error");
+        }
+    }
+}
+
+/// Starts the admin API on a background thread. Changes it makes go through
+/// `registry`, which swaps them into its live set ([`Registry::live`]). Refuses a
+/// non-loopback address with no token; binds before returning, so an address in use is
+/// reported here.
+pub fn serve(config: &AdminConfig, registry: Arc<Registry>) -> Result<AdminHandle, AdminError> {
+    let token = config.resolved_token();
+    if token.is_none() && !config.listen.ip().is_loopback() {
+        return Err(AdminError::ExposedWithoutToken(config.listen));
+    }
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|source| AdminError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(AdminError::Server)?;
+    listener.set_nonblocking(true).map_err(AdminError::Server)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // Validation compiles components: a couple of blocking threads is plenty for
+        // rare operator calls, and keeps them from competing with the pipeline.
+        .max_blocking_threads(2)
+        .thread_name("admin-blocking")
+        .build()
+        .map_err(AdminError::Server)?;
+    let app = routes::router(routes::AppState { registry, token, max_upload: config.max_upload_bytes() });
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("admin".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        // A dropped sender also means stop.
+                        let _ = rx.await;
+                    })
+                    .await
+            })
+        })
+        .map_err(AdminError::Server)?;
+    tracing::info!(%addr, "admin API listening");
+    Ok(AdminHandle { addr, shutdown: Some(tx), thread: Some(thread) })
+}
