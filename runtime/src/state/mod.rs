@@ -50,15 +50,7 @@ pub type Result<T> = std::result::Result<T, StateError>;
 
 /// The engine's state, open on a data folder.
 pub struct State {
-    db: Database,
-    quotes: Keyspace,
-    products: Keyspace,
-    index: Keyspace,
-    departures: Keyspace,
-    prices: Keyspace,
-    history: Keyspace,
-    from_prices: Keyspace,
-    meta: Keyspace,
+    ks: Committer,
     working: Mutex<Working>,
 }
 
@@ -130,7 +122,7 @@ impl State {
     pub fn open(folder: &Path) -> Result<Self> {
         let db = Database::builder(folder).open()?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
-        Ok(State {
+        let ks = Committer {
             quotes: ks("quotes")?,
             products: ks("products")?,
             index: ks("index")?,
@@ -140,24 +132,14 @@ impl State {
             from_prices: ks("from_prices")?,
             meta: ks("meta")?,
             db,
-            working: Mutex::default(),
-        })
+        };
+        Ok(State { ks, working: Mutex::default() })
     }
 
     /// Handles to commit with from another thread.
     #[must_use]
     pub fn committer(&self) -> Committer {
-        Committer {
-            db: self.db.clone(),
-            quotes: self.quotes.clone(),
-            products: self.products.clone(),
-            index: self.index.clone(),
-            departures: self.departures.clone(),
-            prices: self.prices.clone(),
-            history: self.history.clone(),
-            from_prices: self.from_prices.clone(),
-            meta: self.meta.clone(),
-        }
+        self.ks.clone()
     }
 
     /// The writer's access for one micro-batch. There is one writer: a second caller
@@ -175,19 +157,19 @@ impl State {
 
     /// The stored input position of `source`, if any.
     pub fn position(&self, source: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.meta.get(format!("position/{source}"))?.map(|v| v.to_vec()))
+        Ok(self.ks.meta.get(format!("position/{source}"))?.map(|v| v.to_vec()))
     }
 
     /// The current price of a departure.
     pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
-        self.prices.get(departure.as_bytes())?.map(|v| stored_price(&v, "price")).transpose()
+        self.ks.prices.get(departure.as_bytes())?.map(|v| stored_price(&v, "price")).transpose()
     }
 
     /// Every current departure price of a product, in key order (city, then date).
     pub fn product_departure_prices(&self, product: &str) -> Result<Vec<DeparturePrice>> {
         let prefix = format!("{product}:");
         let mut out = Vec::new();
-        for kv in self.prices.prefix(prefix.as_bytes()) {
+        for kv in self.ks.prices.prefix(prefix.as_bytes()) {
             let (_, v) = kv.into_inner()?;
             out.push(stored_price(&v, "price")?);
         }
@@ -199,7 +181,7 @@ impl State {
         let mut prefix = departure.as_bytes().to_vec();
         prefix.push(0);
         let mut out = Vec::new();
-        for kv in self.history.prefix(&prefix) {
+        for kv in self.ks.history.prefix(&prefix) {
             let (_, v) = kv.into_inner()?;
             out.push(stored_price(&v, "history")?);
         }
@@ -208,12 +190,12 @@ impl State {
 
     /// A product's current starting prices.
     pub fn product_price(&self, product: &str) -> Result<Option<ProductPrice>> {
-        json_get(&self.from_prices, product.as_bytes(), "product price")
+        json_get(&self.ks.from_prices, product.as_bytes(), "product price")
     }
 
     /// Every current departure price, in key order.
     pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
-        self.prices.iter().map(|kv| {
+        self.ks.prices.iter().map(|kv| {
             let (_, v) = kv.into_inner()?;
             stored_price(&v, "price")
         })
@@ -221,11 +203,12 @@ impl State {
 
     /// Bytes on disk of the whole state.
     pub fn disk_space(&self) -> Result<u64> {
-        Ok(self.db.disk_space()?)
+        Ok(self.ks.db.disk_space()?)
     }
 }
 
-/// The state's storage handles, for committing off the pipeline's thread.
+/// The state's storage handles (the database and its keyspaces); cloned to commit off
+/// the pipeline's thread.
 #[derive(Clone)]
 pub struct Committer {
     db: Database,
@@ -262,7 +245,7 @@ impl Pending {
     /// Writes everything as one atomic batch and hands the journal to the OS, so a
     /// killed process loses nothing committed.
     pub fn commit(self, state: &State) -> Result<()> {
-        self.commit_to(&state.committer())
+        self.commit_to(&state.ks)
     }
 
     /// [`Pending::commit`] through handles that can live on another thread.

@@ -123,7 +123,7 @@ impl<'a> Writer<'a> {
             return Ok(Arc::clone(r));
         }
         let mut r = Resource::default();
-        for kv in self.state.quotes.prefix(&prefix) {
+        for kv in self.state.ks.quotes.prefix(&prefix) {
             let (k, v) = kv.into_inner()?;
             let supplier = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
             r.quotes.insert(supplier, from_postcard(&v, "quote")?);
@@ -151,7 +151,7 @@ impl<'a> Writer<'a> {
             return Ok(Arc::clone(d));
         }
         let mut found = BTreeSet::new();
-        for kv in self.state.index.prefix(&prefix) {
+        for kv in self.state.ks.index.prefix(&prefix) {
             let k = kv.key()?;
             found.insert(Arc::from(String::from_utf8_lossy(&k[prefix.len()..]).as_ref()));
         }
@@ -181,7 +181,7 @@ impl<'a> Writer<'a> {
         if let Some(d) = self.w.departures.get(id) {
             return Ok(d.clone());
         }
-        let d: Option<DepartureRecord> = super::postcard_get(&self.state.departures, id.as_bytes(), "departure")?;
+        let d: Option<DepartureRecord> = super::postcard_get(&self.state.ks.departures, id.as_bytes(), "departure")?;
         let d = d.map(Arc::new);
         self.w.departures.insert(Arc::from(id), d.clone());
         Ok(d)
@@ -198,7 +198,7 @@ impl<'a> Writer<'a> {
         if let Some(p) = self.w.products.get(id) {
             return Ok(p.clone());
         }
-        let p: Option<ProductRecord> = super::postcard_get(&self.state.products, id.as_bytes(), "product")?;
+        let p: Option<ProductRecord> = super::postcard_get(&self.state.ks.products, id.as_bytes(), "product")?;
         self.w.products.insert(id.to_owned(), p.clone());
         Ok(p)
     }
