@@ -1,7 +1,7 @@
 //! Compiles the plugin crates to WebAssembly components, so that `cargo build` and
 //! `cargo test` always run the current rules with no manual step (the pattern of
 //! wasmtime's test-programs). The reference plugins are embedded in the binary; the
-//! hostile test plugins are only referenced by path.
+//! test plugins (hostile ones, rule variants) are only referenced by path.
 
 use std::env;
 use std::fmt::Write as _;
@@ -19,6 +19,9 @@ const PLUGINS: &[(&str, &str, bool)] = &[
     ("memhog", "hostile-memhog", false),
     ("panicker", "hostile-panicker", false),
     ("wrong-world", "hostile-wrong-world", false),
+    ("flight-same", "test-flight-same", false),
+    ("flight-surcharge", "test-flight-surcharge", false),
+    ("flight-trapper", "test-flight-trapper", false),
 ];
 
 fn main() {
@@ -81,7 +84,7 @@ fn main() {
         if *embedded {
             writeln!(reference, "    (Artifact {{ kind: {kind:?}, path: {path} }}, include_bytes!({path})),").ok();
         } else {
-            writeln!(code, "/// The hostile test plugin `{package}`.\npub const {name}: Artifact = Artifact {{ kind: {kind:?}, path: {path} }};").ok();
+            writeln!(code, "/// The test plugin `{package}`.\npub const {name}: Artifact = Artifact {{ kind: {kind:?}, path: {path} }};").ok();
         }
     }
     writeln!(

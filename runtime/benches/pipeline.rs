@@ -12,36 +12,25 @@
 //! to its prices being written and flushed and its state committed: with the input
 //! replayed as fast as it goes, that is what an event waits.
 
-use std::io::Write as _;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::Parser;
 use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost, PluginSet};
-use pricing_runtime::r#gen::{GenConfig, GenSummary, generate};
-use pricing_runtime::intake::Origin;
-use pricing_runtime::pipeline::{Input, Pipeline, PipelineConfig, Stats};
+use pricing_runtime::pipeline::{Pipeline, PipelineConfig, Stats};
 use pricing_runtime::sink::FileSink;
 use pricing_runtime::source::Runner;
 use pricing_runtime::state::State;
 use serde::{Deserialize, Serialize};
 
+mod common;
+use common::{CatalogArgs, Workload, folder_bytes, inputs, load, peak_rss_kib, progress};
+
 #[derive(Parser, Clone)]
 struct Args {
-    /// Products in the catalog.
-    #[arg(long, default_value_t = 5_000)]
-    products: u32,
-    /// Mean departure cities per product.
-    #[arg(long, default_value_t = 4)]
-    cities: u32,
-    /// Dates per departure city.
-    #[arg(long, default_value_t = 50)]
-    dates_per_city: u32,
-    /// Days over which products' first dates are spread (sets the flight fan-out).
-    #[arg(long, default_value_t = 365)]
-    date_spread_days: u32,
+    #[command(flatten)]
+    catalog: CatalogArgs,
     /// Change events after the catalog and initial quotes.
     #[arg(long, default_value_t = 50_000)]
     events: u64,
@@ -95,9 +84,7 @@ fn both(args: &Args) -> Result<()> {
     for backend in ["wasm", "native"] {
         let out = Command::new(&exe)
             .args(["--backend", backend])
-            .args(["--products", &args.products.to_string(), "--cities", &args.cities.to_string()])
-            .args(["--dates-per-city", &args.dates_per_city.to_string()])
-            .args(["--date-spread-days", &args.date_spread_days.to_string()])
+            .args(args.catalog.to_args())
             .args(["--events", &args.events.to_string(), "--batch-size", &args.batch_size.to_string()])
             .stderr(std::process::Stdio::inherit())
             .output()?;
@@ -150,19 +137,9 @@ fn plugins(host: &PluginHost, backend: &str) -> Result<PluginSet> {
 }
 
 fn run(args: &Args, backend: &str) -> Result<Report> {
-    let config = GenConfig {
-        products: args.products,
-        cities: args.cities,
-        dates_per_city: args.dates_per_city,
-        date_spread_days: args.date_spread_days,
-        events: args.events,
-        ..GenConfig::default()
-    };
-    let mut text = Vec::new();
-    let summary: GenSummary = generate(&config, &mut text, |_, _| {})?;
-    let text = String::from_utf8(text)?;
-    let lines: Vec<&str> = text.lines().collect();
-    let load_lines = (summary.catalog_lines + summary.initial_lines) as usize;
+    let config = args.catalog.gen_config(args.events);
+    let workload = Workload::generate(&config)?;
+    let (summary, load_lines, lines) = (&workload.summary, workload.load_lines, workload.lines());
 
     let dir = tempfile::tempdir()?;
     let host = PluginHost::new(EngineConfig::default())?;
@@ -172,14 +149,8 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
     let pipeline = Pipeline::new(PipelineConfig::default());
     let mut runner = Runner::new(&state, &plugins, &pipeline, &mut sink);
 
-    let started = Instant::now();
-    let mut done = 0usize;
-    for chunk in lines[..load_lines].chunks(args.batch_size) {
-        runner.batch(&inputs(chunk, done), "bench", (done as u64).to_le_bytes().to_vec())?;
-        done += chunk.len();
-        progress(backend, "load", done, load_lines, started);
-    }
-    let load_seconds = started.elapsed().as_secs_f64();
+    let load_seconds = load(&mut runner, &lines[..load_lines], args.batch_size, backend)?;
+    let mut done = load_lines;
     let before: Stats = runner.total().clone();
 
     let started = Instant::now();
@@ -217,23 +188,6 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
     })
 }
 
-fn inputs(chunk: &[&str], first: usize) -> Vec<Input> {
-    chunk
-        .iter()
-        .enumerate()
-        .map(|(i, l)| Input {
-            text: (*l).to_owned(),
-            origin: Origin::File { path: "bench".into(), line: (first + i + 1) as u64 },
-        })
-        .collect()
-}
-
-fn progress(backend: &str, phase: &str, done: usize, of: usize, started: Instant) {
-    let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-    eprint!("\r{backend} {phase}: {done}/{of} lines, {rate:.0}/s   ");
-    let _ = std::io::stderr().flush();
-}
-
 /// The latency below which `q` of the events were, each batch's latency counted once
 /// per event in it.
 fn percentile(batches: &mut [(f64, usize)], q: f64) -> f64 {
@@ -247,22 +201,4 @@ fn percentile(batches: &mut [(f64, usize)], q: f64) -> f64 {
         }
     }
     0.0
-}
-
-/// Bytes of the output files (the state folder is counted by fjall).
-fn folder_bytes(dir: &Path) -> Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            total += entry.metadata()?.len();
-        }
-    }
-    Ok(total)
-}
-
-fn peak_rss_kib() -> Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM in /proc/self/status")?;
-    Ok(line.split_whitespace().nth(1).context("VmHWM value")?.parse()?)
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::admin::AdminConfig;
 use crate::engine::EngineConfig;
+use crate::ops::OpsConfig;
 use crate::pipeline::PipelineConfig;
 use crate::source::STDIN_NAME;
 
@@ -39,6 +40,9 @@ pub struct Config {
     pub engine: EngineSection,
     /// The admin API: rules registry, deploy, activate, roll back (`[admin]`).
     pub admin: AdminConfig,
+    /// Reprice, price rollback, automatic rollback and the watched plugins folder
+    /// (`[operations]`).
+    pub operations: OpsConfig,
 }
 
 impl Default for Config {
@@ -49,6 +53,7 @@ impl Default for Config {
             pipeline: PipelineConfig::default(),
             engine: EngineSection::default(),
             admin: AdminConfig::default(),
+            operations: OpsConfig::default(),
         }
     }
 }
@@ -223,6 +228,6 @@ impl Config {
         if self.pipeline.currency.trim().is_empty() {
             return Err("`pipeline.currency` must not be empty".into());
         }
-        Ok(())
+        self.operations.check()
     }
 }

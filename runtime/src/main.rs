@@ -10,13 +10,16 @@ use std::sync::Arc;
 
 use pricing_runtime::admin;
 use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost};
+use pricing_runtime::ops::{Operations, watch};
 use pricing_runtime::pipeline::{Pipeline, Stats};
 use pricing_runtime::plugins;
 use pricing_runtime::progress::{GenProgress, InputProgress};
 use pricing_runtime::registry::Registry;
 use pricing_runtime::sink::FileSink;
-use pricing_runtime::source::{STDIN_NAME, run_file, run_stdin};
+use pricing_runtime::source::{Runner, STDIN_NAME, run_file, run_stdin};
 use pricing_runtime::state::{DeparturePrice, State, Status};
+
+mod cli;
 
 /// The travel pricing engine.
 #[derive(Parser)]
@@ -64,6 +67,10 @@ enum Command {
         /// Do not serve the admin API
         #[arg(long)]
         no_admin: bool,
+        /// Keep running once the inputs are consumed: serve the admin API and work
+        /// through its jobs (reprice, price rollback) until stopped
+        #[arg(long)]
+        serve: bool,
     },
     /// The quickstart: price the example workload (`examples/events.ndjson`) into a fresh
     /// `data/demo` folder and print the starting prices and the cheapest departures.
@@ -95,6 +102,9 @@ enum Command {
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
+    /// Operate a running engine through its admin API: plugin versions, shadow runs,
+    /// reprice, price rollback.
+    Admin(cli::admin::AdminArgs),
     /// Write a seeded, realistic workload (catalog, initial quotes, change stream) as
     /// NDJSON to stdout; its summary (counts, mean flight fan-out) goes to stderr.
     Gen {
@@ -128,13 +138,18 @@ fn run_cli() -> Result<()> {
                 EngineConfig::default().with_call_budget_ms(call_budget_ms).with_memory_limit_mib(memory_limit_mib);
             list_plugins(&files, config)
         }
-        Command::Run { files, config, data, batch_size, admin_listen, no_admin } => {
+        Command::Run { files, config, data, batch_size, admin_listen, no_admin, serve } => {
             let overrides = Overrides { files, data, batch_size, admin_listen, no_admin };
             let config = Config::resolve(config.as_deref(), overrides)?;
-            let stats = run(&config)?.stats;
-            eprintln!("{}", serde_json::to_string_pretty(&stats)?);
-            Ok(())
+            run(&config, serve, |_, stats, admin| {
+                eprintln!("{}", serde_json::to_string_pretty(stats)?);
+                if let Some(addr) = admin.filter(|_| serve) {
+                    eprintln!("inputs consumed; serving the admin API on http://{addr} (Ctrl-C to stop)");
+                }
+                Ok(())
+            })
         }
+        Command::Admin(args) => cli::admin::run(args),
         Command::Demo { events, data, exit } => demo(&events, &data, exit),
         Command::Calendar { product, data } => calendar(&product, &data),
         Command::History { departure, data } => history(&departure, &data),
@@ -154,13 +169,17 @@ fn run_cli() -> Result<()> {
     }
 }
 
-/// What a run leaves behind: its counters, and the admin API while the handle lives.
-struct Ran {
-    stats: Stats,
-    admin: Option<admin::AdminHandle>,
-}
-
-fn run(config: &Config) -> Result<Ran> {
+/// Runs the engine on `config`: opens the registry, state and outputs, serves the admin
+/// API (and watches the plugins folder) if configured, and consumes the inputs in order
+/// with one runner, which also works through operations' jobs between and beside the
+/// events. Then `done` gets the state, the counters and the admin address; with `serve`
+/// the engine keeps working through jobs until the process is stopped (a kill is safe:
+/// every batch commits atomically), otherwise the jobs still queued are finished first.
+fn run(
+    config: &Config,
+    serve: bool,
+    done: impl FnOnce(&State, &Stats, Option<std::net::SocketAddr>) -> Result<()>,
+) -> Result<()> {
     let data = &config.data;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let host = Arc::new(PluginHost::new(config.engine.engine_config())?);
@@ -169,24 +188,32 @@ fn run(config: &Config) -> Result<Ran> {
         .with_max_upload_bytes(config.admin.max_upload_bytes());
     let registry = Arc::new(registry);
     let live = registry.live()?;
+    let ops = Arc::new(Operations::new(config.operations.clone(), Arc::clone(&registry)));
     let admin = if config.admin.enabled {
-        let handle = admin::serve(&config.admin, Arc::clone(&registry)).context("starting the admin API")?;
-        tracing::info!(addr = %handle.local_addr(), "admin API listening");
-        Some(handle)
+        Some(admin::serve(&config.admin, Arc::clone(&ops)).context("starting the admin API")?)
     } else {
         None
     };
-    let plugins = &*live;
+    let _watching = match &config.operations.watch {
+        Some(folder) => {
+            let interval = std::time::Duration::from_millis(config.operations.watch_interval_ms);
+            Some(
+                watch(folder, interval, Arc::clone(&registry))
+                    .with_context(|| format!("watching the plugins folder {}", folder.display()))?,
+            )
+        }
+        None => None,
+    };
     let state = State::open(&data.join("state")).with_context(|| format!("opening state in {}", data.display()))?;
     let mut sink = FileSink::open(data).with_context(|| format!("opening the output files in {}", data.display()))?;
     let pipeline = Pipeline::new(config.pipeline.clone());
+    let mut runner = Runner::new(&state, &*live, &pipeline, &mut sink).with_ops(Some(&ops));
     let batch_size = config.input.batch_size;
-    let mut total = Stats::default();
     for file in &config.input.files {
         let started = Instant::now();
         let stats = if file.as_os_str() == STDIN_NAME {
             let mut progress = InputProgress::stream("stdin");
-            let stats = run_stdin(batch_size, &state, plugins, &pipeline, &mut sink, |p| progress.update(p));
+            let stats = run_stdin(batch_size, &mut runner, |p| progress.update(p));
             progress.finish();
             stats?
         } else {
@@ -194,7 +221,7 @@ fn run(config: &Config) -> Result<Ran> {
             // A missing file is reported by run_file, with the error that says so.
             let size = std::fs::metadata(file).map_or(0, |m| m.len());
             let mut progress = InputProgress::file(&name, size);
-            let stats = run_file(file, batch_size, &state, plugins, &pipeline, &mut sink, |p| progress.update(p));
+            let stats = run_file(file, batch_size, &mut runner, |p| progress.update(p));
             progress.finish();
             stats?
         };
@@ -207,9 +234,23 @@ fn run(config: &Config) -> Result<Ran> {
             seconds = started.elapsed().as_secs_f64(),
             "consumed"
         );
-        total.add(&stats);
     }
-    Ok(Ran { stats: total, admin })
+    if !serve {
+        // Jobs asked for during the run are finished, not dropped at exit.
+        while runner.run_ops()? {}
+    }
+    // Waits for the last commit: `done` reads the state.
+    runner.run_ops()?;
+    done(&state, runner.total(), admin.as_ref().map(admin::AdminHandle::local_addr))?;
+    if serve {
+        loop {
+            if !runner.run_ops()? {
+                let _ = ops.wait_for_jobs(std::time::Duration::from_millis(500));
+            }
+        }
+    }
+    runner.finish()?;
+    Ok(())
 }
 
 fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
@@ -221,7 +262,19 @@ fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
         input: InputConfig { files: vec![events.to_path_buf()], ..InputConfig::default() },
         ..Config::default()
     };
-    let Ran { stats, admin } = run(&config)?;
+    run(&config, !exit, |state, stats, admin| {
+        print_demo(state, stats, data)?;
+        if let Some(addr) = admin.filter(|_| !exit) {
+            println!(
+                "\nadmin API: http://{addr}/plugins (rules and versions; Ctrl-C to stop)\n  \
+                 try: curl -s http://{addr}/plugins\n       pricing admin --url http://{addr} list"
+            );
+        }
+        Ok(())
+    })
+}
+
+fn print_demo(state: &State, stats: &Stats, data: &Path) -> Result<()> {
     println!(
         "{} events: {} applied, {} stale, {} dead-lettered; {} departure price records, {} product price records\n",
         stats.events,
@@ -231,7 +284,6 @@ fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
         stats.departure_records,
         stats.product_records
     );
-    let state = State::open(&data.join("state"))?;
     let prices: Vec<DeparturePrice> = state.all_prices().collect::<Result<_, _>>()?;
     let mut products: Vec<&str> = prices.iter().map(|p| p.product.as_str()).collect();
     products.dedup();
@@ -263,17 +315,6 @@ fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
         );
     }
     println!("\noutput records: {}/departure-prices.ndjson, product-prices.ndjson, dlq.ndjson", data.display());
-    if let Some(admin) = admin.filter(|_| !exit) {
-        println!(
-            "\nadmin API: http://{0}/plugins (rules and versions; Ctrl-C to stop)\n  \
-             try: curl -s http://{0}/plugins",
-            admin.local_addr()
-        );
-        // The admin thread serves until the process is stopped.
-        loop {
-            std::thread::park();
-        }
-    }
     Ok(())
 }
 

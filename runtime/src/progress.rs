@@ -1,6 +1,7 @@
 //! Progress of long work for the command line: a bar on stderr while `pricing run`
-//! consumes a file (bytes of its size, events/s, ETA) or stdin (a counter), and while
-//! `pricing gen` writes a large workload.
+//! consumes a file (bytes of its size, events/s, ETA) or stdin (a counter), while
+//! `pricing gen` writes a large workload, and while `pricing admin reprice` (or
+//! `price-rollback`) follows a job on a running engine.
 //!
 //! A bar is drawn only when stderr is a terminal (indicatif hides it otherwise). Logs
 //! are what a service's operator sees, so a hidden `run` bar falls back to a `tracing`
@@ -132,6 +133,42 @@ impl GenProgress {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// A job followed through the admin API: departures done of its total. Without a
+/// terminal, one log line per [`LOG_EVERY_LINES`] departures.
+pub struct JobProgress {
+    bar: ProgressBar,
+    next_log: u64,
+}
+
+impl JobProgress {
+    /// A bar named `name` (e.g. `reprice flight`).
+    #[must_use]
+    pub fn new(name: &str) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(style(
+            "{prefix} [{elapsed_precise}] [{bar:30.cyan/blue}] {human_pos}/{human_len} departures {msg} ETA {eta}",
+        ));
+        bar.set_prefix(name.to_owned());
+        JobProgress { bar, next_log: LOG_EVERY_LINES }
+    }
+
+    /// The job's latest status: `done` of `total` departures at `rate` per second.
+    pub fn update(&mut self, state: &str, done: u64, total: u64, rate: f64) {
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+        self.bar.set_message(format!("{state}, {} departures/s", HumanCount(rate as u64)));
+        if self.bar.is_hidden() && done >= self.next_log {
+            self.next_log = next_multiple(done);
+            tracing::info!(state, done, total, departures_per_s = rate.round(), "job progress");
+        }
+    }
+
+    /// Removes the bar (the caller prints the final status).
+    pub fn finish(self) {
+        self.bar.finish_and_clear();
     }
 }
 

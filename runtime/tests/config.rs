@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use pricing_runtime::admin::AdminConfig;
 use pricing_runtime::config::{Config, ConfigError, EngineSection, InputConfig, Overrides};
 use pricing_runtime::engine::EngineConfig;
+use pricing_runtime::ops::OpsConfig;
 use pricing_runtime::pipeline::PipelineConfig;
 
 fn example() -> PathBuf {
@@ -45,6 +46,7 @@ fn the_example_parses_to_the_values_it_documents() {
                 token: None,
                 max_upload_mib: 8,
             },
+            operations: OpsConfig::default(),
         }
     );
     assert_eq!(
@@ -69,10 +71,16 @@ fn the_example_names_every_field() {
         "enabled",
         "listen",
         "max_upload_mib",
+        "reprice_chunk",
+        "watch_interval_ms",
+        "window_batches",
+        "min_calls",
+        "max_failure_percent",
     ] {
         assert!(text.lines().any(|l| l.starts_with(&format!("{field} ="))), "examples/pricing.toml lacks `{field}`");
     }
     assert!(text.contains("# token = "), "examples/pricing.toml lacks `token`");
+    assert!(text.contains("# watch = "), "examples/pricing.toml lacks `watch`");
     for section in ["[input]", "[pipeline]", "[engine]", "[admin]"] {
         assert!(text.lines().any(|l| l == section), "examples/pricing.toml lacks {section}");
     }

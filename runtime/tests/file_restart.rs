@@ -8,9 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use pricing_runtime::engine::PluginSet;
-use pricing_runtime::pipeline::{Pipeline, PipelineConfig, Stats};
-use pricing_runtime::sink::FileSink;
-use pricing_runtime::source::run_file;
+use pricing_runtime::pipeline::Stats;
 use pricing_runtime::state::{DeparturePrice, State};
 
 const BATCH: usize = 100;
@@ -29,10 +27,7 @@ fn workload() -> String {
 }
 
 fn consume(input: &Path, data: &Path, plugins: &PluginSet) -> Stats {
-    let state = State::open(&data.join("state")).expect("state");
-    let mut sink = FileSink::open(data).expect("sink");
-    run_file(input, BATCH, &state, plugins, &Pipeline::new(PipelineConfig::default()), &mut sink, |_| {})
-        .expect("consumes")
+    common::workload::consume(input, data, plugins, BATCH)
 }
 
 /// Current prices without the time they were computed.

@@ -10,12 +10,11 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use common::rig::Collect;
 use pricing_runtime::engine::{LivePlugins, PluginSet};
-use pricing_runtime::intake::Origin;
-use pricing_runtime::pipeline::{BatchOutput, Input, Pipeline, PipelineConfig, Stats};
+use pricing_runtime::pipeline::{Input, Pipeline, PipelineConfig, Stats};
 use pricing_runtime::plugins;
 use pricing_runtime::registry::Registry;
-use pricing_runtime::sink::Sink;
 use pricing_runtime::source::Runner;
 use pricing_runtime::state::{DeparturePrice, State};
 
@@ -30,32 +29,7 @@ fn batches() -> Vec<Vec<Input>> {
         events: 3_000,
         ..Default::default()
     };
-    let mut out = Vec::new();
-    pricing_runtime::r#gen::generate(&config, &mut out, |_, _| {}).expect("generates");
-    let text = String::from_utf8(out).expect("utf-8");
-    let inputs: Vec<Input> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| Input { text: l.to_owned(), origin: Origin::File { path: "work".into(), line: i as u64 + 1 } })
-        .collect();
-    inputs.chunks(BATCH).map(<[Input]>::to_vec).collect()
-}
-
-/// Keeps each batch's departure records, as the batch wrote them.
-#[derive(Default)]
-struct Collect {
-    batches: Vec<Vec<DeparturePrice>>,
-}
-
-impl Sink for Collect {
-    fn write(&mut self, batch: &BatchOutput) -> std::io::Result<()> {
-        self.batches.push(batch.departure_prices());
-        Ok(())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    common::rig::inputs(&config).chunks(BATCH).map(<[Input]>::to_vec).collect()
 }
 
 fn without_time(p: DeparturePrice) -> DeparturePrice {

@@ -10,11 +10,20 @@
 //! | POST | `/plugins/{kind}/activate/{hash}?who=NAME&reason=TEXT` | activates a stored version |
 //! | POST | `/plugins/{kind}/rollback?who=NAME&reason=TEXT` | returns to the previously active version |
 //! | GET | `/plugins/{kind}/history` | the kind's activations, oldest first |
+//! | POST | `/plugins/{kind}/shadow?hash=HASH&who=NAME` | runs a candidate (the body, or a stored version) beside the active one |
+//! | GET | `/plugins/{kind}/shadow` | the shadow's report so far |
+//! | POST | `/plugins/{kind}/shadow/promote` | activates the candidate, ends the shadow |
+//! | POST | `/plugins/{kind}/shadow/drop` | ends the shadow |
+//! | POST | `/plugins/{kind}/reprice` | queues a reprice of every departure using the kind (202, a job) |
+//! | POST | `/plugins/{kind}/price-rollback/{hash}` | queues a price rollback of that version (202, a job) |
+//! | GET | `/jobs`, `/jobs/{id}` | jobs and their progress |
 //!
 //! POST calls need `Authorization: Bearer TOKEN` (401 otherwise). A refusal is answered
 //! `{"error": reason}` with 400 (bad request), 404 (unknown version), 409 (nothing to
-//! roll back), 413 (too large) or 422 (the component failed validation).
+//! roll back, a shadow already running), 413 (too large) or 422 (the component failed
+//! validation).
 
+pub mod client;
 mod config;
 mod routes;
 
@@ -24,7 +33,7 @@ use std::thread::JoinHandle;
 
 pub use config::{AdminConfig, TOKEN_ENV};
 
-use crate::registry::Registry;
+use crate::ops::Operations;
 
 /// Why the admin API could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -89,11 +98,12 @@ impl Drop for AdminHandle {
     }
 }
 
-/// Starts the admin API on a background thread. Changes it makes go through
-/// `registry`, which swaps them into its live set ([`Registry::live`]). Refuses a
-/// non-loopback address with no token; binds before returning, so an address in use is
-/// reported here.
-pub fn serve(config: &AdminConfig, registry: Arc<Registry>) -> Result<AdminHandle, AdminError> {
+/// Starts the admin API on a background thread. Version changes go through `ops`'
+/// registry, which swaps them into its live set
+/// ([`Registry::live`](crate::registry::Registry::live)); jobs and shadows are handed to
+/// `ops`, for the runner to work through. Refuses a non-loopback address with no token;
+/// binds before returning, so an address in use is reported here.
+pub fn serve(config: &AdminConfig, ops: Arc<Operations>) -> Result<AdminHandle, AdminError> {
     let token = config.resolved_token();
     if token.is_none() && !config.listen.ip().is_loopback() {
         return Err(AdminError::ExposedWithoutToken(config.listen));
@@ -110,7 +120,8 @@ pub fn serve(config: &AdminConfig, registry: Arc<Registry>) -> Result<AdminHandl
         .thread_name("admin-blocking")
         .build()
         .map_err(AdminError::Server)?;
-    let app = routes::router(routes::AppState { registry, token, max_upload: config.max_upload_bytes() });
+    let registry = Arc::clone(ops.registry());
+    let app = routes::router(routes::AppState { registry, ops, token, max_upload: config.max_upload_bytes() });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("admin".into())

@@ -13,12 +13,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::ops::{JobStatus, Operations, OpsError, ShadowReport};
+use crate::pipeline::KindCalls;
 use crate::registry::{Registry, RegistryError, VersionInfo};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub(super) struct AppState {
     pub registry: Arc<Registry>,
+    pub ops: Arc<Operations>,
     pub token: Option<String>,
     /// The admin config's upload limit, in bytes (the registry has its own too).
     pub max_upload: usize,
@@ -34,6 +37,13 @@ pub(super) fn router(state: AppState) -> Router {
         .route("/plugins/{kind}/activate/{hash}", post(activate))
         .route("/plugins/{kind}/rollback", post(rollback))
         .route("/plugins/{kind}/history", get(history))
+        .route("/plugins/{kind}/shadow", get(shadow_report).post(shadow_start))
+        .route("/plugins/{kind}/shadow/promote", post(shadow_promote))
+        .route("/plugins/{kind}/shadow/drop", post(shadow_drop))
+        .route("/plugins/{kind}/reprice", post(reprice))
+        .route("/plugins/{kind}/price-rollback/{hash}", post(price_rollback))
+        .route("/jobs", get(jobs))
+        .route("/jobs/{id}", get(job))
         // +1: a body of exactly the limit must reach the registry, which names the limit.
         .layer(DefaultBodyLimit::max(max_upload.saturating_add(1)))
         .with_state(Arc::new(state))
@@ -82,6 +92,18 @@ impl From<RegistryError> for ApiError {
             }
         };
         ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<OpsError> for ApiError {
+    fn from(e: OpsError) -> Self {
+        match e {
+            OpsError::Registry(e) => e.into(),
+            OpsError::UnknownKind(_) | OpsError::NoShadow(_) | OpsError::UnknownJob(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+            }
+            OpsError::ShadowRunning { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        }
     }
 }
 
@@ -141,11 +163,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Runs a registry operation on the blocking pool: it compiles components and writes
 /// storage with fsync, neither of which may stall the server's one async thread.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
+async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(ApiError::from),
+        Ok(result) => result.map_err(Into::into),
         Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("admin task failed: {e}"))),
     }
 }
@@ -155,6 +177,12 @@ struct Health {
     status: &'static str,
     /// `kind@version+hash8` of the active plugin of each kind.
     active: BTreeMap<String, String>,
+    /// Versions rolled back automatically since start.
+    auto_rollbacks: u64,
+    /// Per kind, the calls and failures in the automatic rollback's current window.
+    failure_windows: BTreeMap<String, KindCalls>,
+    /// Kinds with a shadow candidate running.
+    shadows: Vec<String>,
 }
 
 async fn health(State(state): State<Shared>) -> Result<Json<Health>, ApiError> {
@@ -162,7 +190,13 @@ async fn health(State(state): State<Shared>) -> Result<Json<Health>, ApiError> {
     // Usually instant; builds the live set (compiling) only if nothing asked for it yet.
     let live = blocking(move || registry.live()).await?;
     let active = live.load().iter().map(|(k, p)| (k.to_owned(), p.id().to_owned())).collect();
-    Ok(Json(Health { status: "ok", active }))
+    Ok(Json(Health {
+        status: "ok",
+        active,
+        auto_rollbacks: state.ops.auto_rollbacks(),
+        failure_windows: state.ops.failure_windows(),
+        shadows: state.ops.shadows().iter().map(|s| s.kind.clone()).collect(),
+    }))
 }
 
 #[derive(Serialize)]
@@ -215,7 +249,7 @@ async fn deploy(
     let deployed = blocking(move || {
         let version = registry.deploy(&body, params.kind.as_deref(), &who, activate)?;
         let active = registry.active(&version.kind)?.as_deref() == Some(version.hash.as_str());
-        Ok(Deployed { version, active })
+        Ok::<_, RegistryError>(Deployed { version, active })
     })
     .await?;
     Ok((StatusCode::CREATED, Json(deployed)))
@@ -262,4 +296,119 @@ async fn history(
 ) -> Result<Json<Vec<crate::registry::Activation>>, ApiError> {
     let registry = Arc::clone(&state.registry);
     Ok(Json(blocking(move || registry.history(&kind)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShadowParams {
+    /// A stored version to shadow, instead of uploading one in the body.
+    hash: Option<String>,
+    /// Who starts it, for the record.
+    who: Option<String>,
+}
+
+/// Starts a shadow of `kind`: the body is a new component (validated and stored, not
+/// activated), or empty with `?hash=` naming a stored version.
+async fn shadow_start(
+    _auth: Authorized,
+    State(state): State<Shared>,
+    Path(kind): Path<String>,
+    params: Result<Query<ShadowParams>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ShadowReport>), ApiError> {
+    let Query(params) = params?;
+    let body = body?;
+    if body.len() > state.max_upload {
+        return Err(RegistryError::TooLarge { size: body.len(), limit: state.max_upload }.into());
+    }
+    let who = params.who.unwrap_or_else(|| "admin".into());
+    let ops = Arc::clone(&state.ops);
+    let report = blocking(move || -> Result<ShadowReport, ApiError> {
+        let hash = match (body.is_empty(), params.hash) {
+            (false, None) => ops.registry().deploy(&body, Some(&kind), &who, false)?.hash,
+            (true, Some(hash)) => hash,
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "send either a component in the body or ?hash= of a stored version, not both",
+                ));
+            }
+        };
+        Ok(ops.start_shadow(&kind, &hash, &who)?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+async fn shadow_report(State(state): State<Shared>, Path(kind): Path<String>) -> Result<Json<ShadowReport>, ApiError> {
+    Ok(Json(state.ops.shadow_report(&kind)?))
+}
+
+#[derive(Serialize)]
+struct Promoted {
+    /// The shadow's final report.
+    report: ShadowReport,
+    /// The version now active.
+    activated: VersionInfo,
+}
+
+async fn shadow_promote(
+    _auth: Authorized,
+    State(state): State<Shared>,
+    Path(kind): Path<String>,
+    params: Result<Query<WhoParams>, QueryRejection>,
+) -> Result<Json<Promoted>, ApiError> {
+    let who = params?.0.who.unwrap_or_else(|| "admin".into());
+    let ops = Arc::clone(&state.ops);
+    let (report, activated) = blocking(move || ops.promote_shadow(&kind, &who)).await?;
+    Ok(Json(Promoted { report, activated }))
+}
+
+async fn shadow_drop(
+    _auth: Authorized,
+    State(state): State<Shared>,
+    Path(kind): Path<String>,
+    params: Result<Query<WhoParams>, QueryRejection>,
+) -> Result<Json<ShadowReport>, ApiError> {
+    let who = params?.0.who.unwrap_or_else(|| "admin".into());
+    Ok(Json(state.ops.drop_shadow(&kind, &who)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WhoParams {
+    /// Who asks, for the record.
+    who: Option<String>,
+}
+
+async fn reprice(
+    _auth: Authorized,
+    State(state): State<Shared>,
+    Path(kind): Path<String>,
+    params: Result<Query<WhoParams>, QueryRejection>,
+) -> Result<(StatusCode, Json<JobStatus>), ApiError> {
+    let who = params?.0.who.unwrap_or_else(|| "admin".into());
+    let ops = Arc::clone(&state.ops);
+    let job = blocking(move || ops.reprice(&kind, &who)).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+async fn price_rollback(
+    _auth: Authorized,
+    State(state): State<Shared>,
+    Path((kind, hash)): Path<(String, String)>,
+    params: Result<Query<WhoParams>, QueryRejection>,
+) -> Result<(StatusCode, Json<JobStatus>), ApiError> {
+    let who = params?.0.who.unwrap_or_else(|| "admin".into());
+    let ops = Arc::clone(&state.ops);
+    let job = blocking(move || ops.price_rollback(&kind, &hash, &who)).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+async fn jobs(State(state): State<Shared>) -> Json<Vec<JobStatus>> {
+    Json(state.ops.jobs())
+}
+
+async fn job(State(state): State<Shared>, Path(id): Path<u64>) -> Result<Json<JobStatus>, ApiError> {
+    Ok(Json(state.ops.job(id)?))
 }

@@ -68,7 +68,7 @@ impl PluginHost {
     /// prices an empty batch, and returns it ready to serve. Slow (compilation): keep it
     /// off the pricing path.
     pub fn load(&self, wasm: &[u8]) -> Result<Plugin, PluginError> {
-        let hash = hex(&Sha256::digest(wasm));
+        let hash = content_hash(wasm);
         let component = Component::new(&self.engine, wasm).map_err(|e| PluginError::Compile(format!("{e:#}")))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| PluginError::WrongWorld(format!("{e:#}")))?;
         let pre = PluginPre::new(pre).map_err(|e| PluginError::WrongWorld(format!("{e:#}")))?;
@@ -85,6 +85,12 @@ impl Drop for PluginHost {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// A component's identity: the SHA-256 of its bytes, hex.
+#[must_use]
+pub fn content_hash(wasm: &[u8]) -> String {
+    hex(&Sha256::digest(wasm))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -20,7 +20,7 @@ mod set;
 
 pub use config::EngineConfig;
 pub use error::PluginError;
-pub use host::PluginHost;
+pub use host::{PluginHost, content_hash};
 pub use live::LivePlugins;
 pub use plugin::{BatchOutcome, Plugin, PluginInfo};
 pub use pricing_sdk::{Departure, PriceError, Role};

@@ -72,6 +72,14 @@ pub fn write_millis(buf: &mut String, ms: i64) {
     let _ = write!(buf, "{date}T{h:02}:{m:02}:{s:02}.{milli:03}Z");
 }
 
+/// The wall clock now, as RFC 3339 UTC with milliseconds: the stamp of `priced_at`,
+/// uploads, activations and jobs.
+#[must_use]
+pub fn now_rfc3339() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    format_millis(ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

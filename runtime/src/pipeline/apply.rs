@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use pricing_sdk::Departure;
 
-use super::{Cause, Input, PipelineConfig};
+use super::{Cause, Input, PipelineConfig, Stats};
 use crate::engine::PluginSet;
 use crate::intake::{Event, Op, ProductDef, Rejection, Rules, decode};
 use crate::state::{BoundComponent, DepartureRecord, ProductRecord, QuoteRecord, StateError, Writer};
@@ -22,6 +22,8 @@ pub(crate) enum Applied {
 pub(crate) struct Affected {
     pub causes: Vec<Cause>,
     pub marks: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
+    /// The cause of the departures an operation marked ([`Affected::mark_all`]).
+    pub op_cause: Option<u32>,
 }
 
 impl Affected {
@@ -29,6 +31,22 @@ impl Affected {
     fn cause(&mut self, event: &Event) -> u32 {
         self.causes.push(Cause { id: event.id.clone(), ts: event.ts.clone() });
         (self.causes.len() - 1) as u32
+    }
+
+    /// Marks `departures` for an operation's `cause`, leaving those an event already
+    /// marked to the event; returns how many it marked.
+    pub fn mark_all(&mut self, departures: &[Arc<str>], cause: Cause) -> u64 {
+        self.causes.push(cause);
+        let index = (self.causes.len() - 1) as u32;
+        self.op_cause = Some(index);
+        let mut marked = 0;
+        for d in departures {
+            if !self.marks.contains_key(d) {
+                self.marks.insert(Arc::clone(d), index);
+                marked += 1;
+            }
+        }
+        marked
     }
 
     fn mark(&mut self, departure: &Arc<str>, cause: u32) {
@@ -47,6 +65,7 @@ pub(crate) fn apply(
     plugins: &PluginSet,
     input: &Input,
     affected: &mut Affected,
+    stats: &mut Stats,
 ) -> Result<Applied, StateError> {
     let known = |k: &str| plugins.has(k);
     let rules = Rules { known_kind: &known, supplier_required: &config.supplier_required, currency: &config.currency };
@@ -55,9 +74,9 @@ pub(crate) fn apply(
         Err(r) => return Ok(Applied::Rejected(r)),
     };
     if event.kind == "product" {
-        product(writer, plugins, &event, affected)
+        product(writer, plugins, &event, affected, stats)
     } else {
-        resource(writer, plugins, &event, affected)
+        resource(writer, plugins, &event, affected, stats)
     }
 }
 
@@ -66,6 +85,7 @@ fn resource(
     plugins: &PluginSet,
     event: &Event,
     affected: &mut Affected,
+    stats: &mut Stats,
 ) -> Result<Applied, StateError> {
     let Some(plugin) = plugins.get(&event.kind) else {
         return Ok(Applied::Rejected(Rejection::UnknownKind(event.kind.clone())));
@@ -76,7 +96,7 @@ fn resource(
         return Ok(Applied::Stale);
     }
     let record = match event.op {
-        Op::Upsert => match plugin.decode_quote(&event.key, &event.data.to_string()) {
+        Op::Upsert => match counted(stats, &event.kind, plugin.decode_quote(&event.key, &event.data.to_string())) {
             Ok(Ok(compact)) => QuoteRecord { seq: event.seq, deleted: false, compact },
             Ok(Err(e)) => {
                 return Ok(Applied::Rejected(Rejection::Plugin {
@@ -104,6 +124,7 @@ fn product(
     plugins: &PluginSet,
     event: &Event,
     affected: &mut Affected,
+    stats: &mut Stats,
 ) -> Result<Applied, StateError> {
     let id = event.key.as_str();
     if id.contains(':') || id.contains('\0') {
@@ -125,7 +146,7 @@ fn product(
     // Everything the plugins say is gathered before anything is written: a binding a
     // plugin refuses leaves the product as it was.
     let records = match &new_def {
-        Some(def) => match departure_records(plugins, def) {
+        Some(def) => match departure_records(plugins, def, stats) {
             Ok(records) => records,
             Err(r) => return Ok(Applied::Rejected(r)),
         },
@@ -165,7 +186,11 @@ fn product(
 
 /// Each departure's components with the resource keys their plugins depend on: one
 /// `dependencies` call per component binding for all the product's departures.
-fn departure_records(plugins: &PluginSet, def: &ProductDef) -> Result<BTreeMap<String, DepartureRecord>, Rejection> {
+fn departure_records(
+    plugins: &PluginSet,
+    def: &ProductDef,
+    stats: &mut Stats,
+) -> Result<BTreeMap<String, DepartureRecord>, Rejection> {
     let departures: Vec<Departure> = def
         .departures
         .iter()
@@ -180,7 +205,7 @@ fn departure_records(plugins: &PluginSet, def: &ProductDef) -> Result<BTreeMap<S
     let mut keys_per_component = Vec::with_capacity(def.components.len());
     for c in &def.components {
         let plugin = plugins.get(&c.kind).ok_or_else(|| Rejection::UnknownKind(c.kind.clone()))?;
-        match plugin.dependencies(&c.binding, &departures) {
+        match counted(stats, &c.kind, plugin.dependencies(&c.binding, &departures)) {
             Ok(Ok(keys)) => keys_per_component.push(keys),
             Ok(Err(e)) => return Err(Rejection::Plugin { plugin: plugin.id().to_owned(), reason: e.to_string() }),
             Err(e) => return Err(Rejection::PluginFailure(e.to_string())),
@@ -212,4 +237,10 @@ fn departure_records(plugins: &PluginSet, def: &ProductDef) -> Result<BTreeMap<S
             (def.departure_id(d), rec)
         })
         .collect())
+}
+
+/// Counts a plugin call's outcome for its kind and passes it on.
+fn counted<T, E>(stats: &mut Stats, kind: &str, result: Result<T, E>) -> Result<T, E> {
+    stats.count_call(kind, true, result.is_err());
+    result
 }

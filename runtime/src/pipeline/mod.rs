@@ -9,6 +9,7 @@
 
 mod apply;
 mod price;
+mod restore;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use serde::Serialize;
 
 use crate::engine::PluginSet;
 use crate::intake::{Origin, Rejection};
-use crate::state::{DeparturePrice, Pending, ProductPrice, State, StateError};
+use crate::state::{DeparturePrice, Pending, ProductPrice, State, StateError, Status};
 
 /// Settings of the pricing pipeline.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -57,12 +58,92 @@ pub struct DeadLetter {
     pub event: serde_json::Value,
 }
 
-/// The event that caused a departure's re-pricing. A batch keeps its causes in a list
-/// and marks departures with an index into it: marking must not allocate.
+/// What caused a departure's new version: an event (its `id` and `ts`) or an operation
+/// (`reprice:JOB`, `price-rollback:JOB` and the time it was asked for). A batch keeps
+/// its causes in a list and marks departures with an index into it: marking must not
+/// allocate.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Cause {
+pub struct Cause {
+    /// Echoed as the record's `cause`.
     pub id: String,
+    /// Echoed as the record's `event_ts`.
     pub ts: String,
+}
+
+/// Work of a batch beyond its events, asked for by operations (see `ops/`).
+#[derive(Default)]
+pub struct Extra<'a> {
+    /// What `reprice` and `restore` name as their records' cause.
+    pub cause: Option<Cause>,
+    /// Departures to price whether or not an event touched them (a reprice after a rule
+    /// change). A departure an event also touched keeps the event as its cause.
+    pub reprice: &'a [Arc<str>],
+    /// Departures whose price to restore (a price rollback).
+    pub restore: Option<Restore<'a>>,
+    /// Candidate versions to price the batch's departures with beside the active ones:
+    /// their results are compared ([`BatchOutput::shadow`]), never emitted or stored.
+    pub shadows: &'a [ShadowSpec<'a>],
+}
+
+/// A price rollback's share of a batch: each departure gets back the price it had just
+/// before `rules` first priced it, as a new version.
+pub struct Restore<'a> {
+    /// The departures to restore.
+    pub departures: &'a [Arc<str>],
+    /// The kind whose version is undone.
+    pub kind: &'a str,
+    /// The undone version's plugin id (`kind@version+hash8`, as in a record's `rules`).
+    pub rules: &'a str,
+}
+
+/// A candidate version priced beside the active set.
+pub struct ShadowSpec<'a> {
+    /// The kind the candidate replaces.
+    pub kind: &'a str,
+    /// The active set with the candidate in place of the kind's active version.
+    pub plugins: &'a PluginSet,
+}
+
+/// One departure priced by both the active set and a shadow candidate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowDiff {
+    /// The candidate's kind.
+    pub kind: String,
+    /// The departure.
+    pub departure: Arc<str>,
+    /// Status and price with the active version.
+    pub active: (Status, Option<i64>),
+    /// Status and price with the candidate.
+    pub shadow: (Status, Option<i64>),
+}
+
+/// Calls to one kind's plugin, for the automatic rollback's failure rates. Pricing
+/// calls (one per batch) and event calls (one per quote or product event) are counted
+/// apart: a plugin whose pricing traps every time must not hide behind its many
+/// successful quote decodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KindCalls {
+    /// Pricing calls made.
+    pub calls: u64,
+    /// Pricing calls that failed as a whole: trap, timeout, memory limit.
+    pub failures: u64,
+    /// Quote decodes and dependency lookups made.
+    pub event_calls: u64,
+    /// Of those, the ones that failed as a whole.
+    pub event_failures: u64,
+}
+
+impl KindCalls {
+    /// The sum of two counts.
+    #[must_use]
+    pub fn plus(self, o: KindCalls) -> KindCalls {
+        KindCalls {
+            calls: self.calls + o.calls,
+            failures: self.failures + o.failures,
+            event_calls: self.event_calls + o.event_calls,
+            event_failures: self.event_failures + o.event_failures,
+        }
+    }
 }
 
 /// One output record: its key and its JSON (the same bytes are stored as the current
@@ -94,6 +175,14 @@ pub struct Stats {
     pub product_records: u64,
     /// Plugin calls that failed (trap, timeout, memory).
     pub plugin_failures: u64,
+    /// Plugin calls and failures by kind.
+    pub plugin_calls: BTreeMap<String, KindCalls>,
+    /// Departures priced because an operation asked (reprice), not an event.
+    pub repriced: u64,
+    /// Of the departure records, those a reprice caused.
+    pub reprice_records: u64,
+    /// Departure versions emitted by a price rollback.
+    pub restored: u64,
 }
 
 impl Stats {
@@ -109,6 +198,29 @@ impl Stats {
         self.departure_records += other.departure_records;
         self.product_records += other.product_records;
         self.plugin_failures += other.plugin_failures;
+        for (k, v) in &other.plugin_calls {
+            let c = self.plugin_calls.entry(k.clone()).or_default();
+            *c = c.plus(*v);
+        }
+        self.repriced += other.repriced;
+        self.reprice_records += other.reprice_records;
+        self.restored += other.restored;
+    }
+
+    /// Counts one pricing call (`event` false) or event call (`event` true) to `kind`'s
+    /// plugin, failed or not.
+    pub(crate) fn count_call(&mut self, kind: &str, event: bool, failed: bool) {
+        let c = match self.plugin_calls.get_mut(kind) {
+            Some(c) => c,
+            None => self.plugin_calls.entry(kind.to_owned()).or_default(),
+        };
+        let one = KindCalls { calls: 1, failures: u64::from(failed), event_calls: 0, event_failures: 0 };
+        *c = c.plus(if event {
+            KindCalls { calls: 0, failures: 0, event_calls: 1, event_failures: one.failures }
+        } else {
+            one
+        });
+        self.plugin_failures += u64::from(failed);
     }
 
     /// All dead letters.
@@ -131,6 +243,10 @@ pub struct BatchOutput {
     pub stats: Stats,
     /// The state changes, to commit after the output is durable.
     pub pending: Pending,
+    /// Departures priced by shadow candidates too, with both results.
+    pub shadow: Vec<ShadowDiff>,
+    /// Shadow candidate calls that failed as a whole (not counted in `stats`).
+    pub shadow_failures: u64,
 }
 
 impl BatchOutput {
@@ -176,22 +292,52 @@ impl Pipeline {
         inputs: &[Input],
         priced_at: &str,
     ) -> Result<BatchOutput, PipelineError> {
+        self.process_with(state, plugins, inputs, priced_at, &Extra::default())
+    }
+
+    /// [`Pipeline::process`] with operations' work in the same batch: the departures to
+    /// reprice are priced with the event-touched ones (each still once), restored prices
+    /// are written after them, and shadow candidates price the same departures again.
+    pub fn process_with(
+        &self,
+        state: &State,
+        plugins: &PluginSet,
+        inputs: &[Input],
+        priced_at: &str,
+        extra: &Extra<'_>,
+    ) -> Result<BatchOutput, PipelineError> {
         let mut out = BatchOutput::default();
         let mut writer = state.writer();
         let mut affected = apply::Affected::default();
         for input in inputs {
             out.stats.events += 1;
-            match apply::apply(&self.config, &mut writer, plugins, input, &mut affected)? {
+            match apply::apply(&self.config, &mut writer, plugins, input, &mut affected, &mut out.stats)? {
                 apply::Applied::Yes => out.stats.applied += 1,
                 apply::Applied::Stale => out.stats.stale += 1,
                 apply::Applied::Rejected(rejection) => {
-                    out.stats.plugin_failures += u64::from(matches!(rejection, Rejection::PluginFailure(_)));
                     *out.stats.dead_letters.entry(rejection.class().to_owned()).or_default() += 1;
                     out.dead_letters.push(dead_letter(input, &rejection));
                 }
             }
         }
-        price::price_affected(&self.config, &mut writer, plugins, &mut out, affected, priced_at)?;
+        if let (Some(cause), false) = (&extra.cause, extra.reprice.is_empty()) {
+            out.stats.repriced += affected.mark_all(extra.reprice, cause.clone());
+        }
+        let mut touched = BTreeMap::new();
+        price::price_affected(
+            &self.config,
+            &mut writer,
+            plugins,
+            &mut out,
+            affected,
+            priced_at,
+            extra.shadows,
+            &mut touched,
+        )?;
+        if let (Some(cause), Some(r)) = (&extra.cause, &extra.restore) {
+            restore::restore(&mut writer, &mut out, r, cause, priced_at, &mut touched)?;
+        }
+        price::emit_starting(&self.config, &mut writer, &mut out, touched, priced_at)?;
         out.pending = writer.finish();
         Ok(out)
     }

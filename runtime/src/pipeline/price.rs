@@ -9,7 +9,7 @@ use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 use pricing_sdk::{PriceError, Role};
 
 use super::apply::Affected;
-use super::{BatchOutput, Cause, PipelineConfig, Record};
+use super::{BatchOutput, Cause, PipelineConfig, Record, ShadowDiff, ShadowSpec, Stats};
 use crate::engine::PluginSet;
 use crate::state::{
     ComponentAmount, DeparturePrice, DepartureRecord, Offer, ProductPrice, ProductPrices, StateError, Status, Writer,
@@ -25,6 +25,11 @@ struct Job {
 }
 
 impl Job {
+    fn new(id: Arc<str>, cause: u32, record: Option<Arc<DepartureRecord>>) -> Self {
+        let results = record.as_ref().map(|r| vec![None; r.components.len()]).unwrap_or_default();
+        Job { id, cause, record, results }
+    }
+
     fn failed(&self) -> bool {
         self.results.iter().any(|r| matches!(r, Some(Err(_))))
     }
@@ -34,6 +39,10 @@ impl Job {
     }
 }
 
+/// Prices every marked departure with `plugins` (and again with each shadow candidate,
+/// for comparison only), writes the new versions, and adds the products whose starting
+/// prices may have moved to `touched`.
+#[allow(clippy::too_many_arguments)] // one batch's whole context; split, it would only be regrouped
 pub(crate) fn price_affected(
     config: &PipelineConfig,
     writer: &mut Writer<'_>,
@@ -41,26 +50,93 @@ pub(crate) fn price_affected(
     out: &mut BatchOutput,
     affected: Affected,
     priced_at: &str,
+    shadows: &[ShadowSpec<'_>],
+    touched: &mut BTreeMap<String, Cause>,
 ) -> Result<(), StateError> {
-    let Affected { causes, marks } = affected;
+    let Affected { causes, marks, op_cause } = affected;
     let mut marked: Vec<(Arc<str>, u32)> = marks.into_iter().collect();
     // Output in key order, whatever order the events marked them in.
     marked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut jobs = Vec::with_capacity(marked.len());
     for (id, cause) in marked {
         let record = writer.departure(&id)?;
-        let results = record.as_ref().map(|r| vec![None; r.components.len()]).unwrap_or_default();
-        jobs.push(Job { id, cause, record, results });
+        jobs.push(Job::new(id, cause, record));
+    }
+    compute(writer, plugins, &mut jobs, &mut out.stats)?;
+    for spec in shadows {
+        shadow(writer, spec, &jobs, out)?;
     }
 
-    // Components first, one call per kind; then adjustments in product order, one call per
-    // (step, kind), each on the subtotal so far.
+    for job in &jobs {
+        out.stats.departures_priced += u64::from(job.record.is_some());
+        let mut offer = outcome(job);
+        offer.version = match writer.offer(&job.id)? {
+            Some(cur) if cur.same_offer(&offer) => continue,
+            Some(cur) => cur.version + 1,
+            None if offer.status == Status::Retired => continue,
+            None => 1,
+        };
+        let cause = &causes[job.cause as usize];
+        let Some(price) = record(config, plugins, job, offer, cause, priced_at) else { continue };
+        touched.insert(price.product.clone(), cause.clone());
+        out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
+        emit_price(writer, out, price)?;
+    }
+    Ok(())
+}
+
+/// Emits and stores a new departure price version.
+pub(super) fn emit_price(
+    writer: &mut Writer<'_>,
+    out: &mut BatchOutput,
+    price: DeparturePrice,
+) -> Result<(), StateError> {
+    let json = json_record(&price);
+    out.departures.push(Record { key: price.key(), json });
+    out.stats.departure_records += 1;
+    writer.put_price(price)
+}
+
+/// Recomputes the starting prices of the `touched` products and emits those that
+/// changed, each naming the last cause that touched it.
+pub(crate) fn emit_starting(
+    config: &PipelineConfig,
+    writer: &mut Writer<'_>,
+    out: &mut BatchOutput,
+    touched: BTreeMap<String, Cause>,
+    priced_at: &str,
+) -> Result<(), StateError> {
+    for (product, cause) in touched {
+        let prices = writer.product_prices(&product)?;
+        let next = starting_prices(config, &product, prices, &cause, priced_at);
+        let version = match &prices.starting {
+            Some(c) if c.same_offer(&next) => continue,
+            Some(c) => c.version + 1,
+            None => 1,
+        };
+        let next = ProductPrice { version, ..next };
+        let json = json_record(&next);
+        out.products.push(Record { key: product, json: Arc::clone(&json) });
+        out.stats.product_records += 1;
+        writer.put_product_price(next, json)?;
+    }
+    Ok(())
+}
+
+/// Fills every job's results: components first, one call per kind; then adjustments in
+/// product order, one call per (step, kind), each on the subtotal so far.
+fn compute(
+    writer: &mut Writer<'_>,
+    plugins: &PluginSet,
+    jobs: &mut [Job],
+    stats: &mut Stats,
+) -> Result<(), StateError> {
     let roles: HashMap<&str, Role> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
     let is_adjustment = |kind: &str| roles.get(kind) == Some(&Role::Adjustment);
     let mut kinds: Vec<(&str, Role)> = roles.iter().map(|(k, r)| (*k, *r)).collect();
     kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
     for (kind, _) in kinds.iter().filter(|(_, r)| *r == Role::Component) {
-        run_kind(writer, plugins, out, &mut jobs, kind, Role::Component, |_, comp_kind, _| comp_kind == *kind)?;
+        run_kind(writer, plugins, stats, jobs, kind, Role::Component, |_, comp_kind, _| comp_kind == *kind)?;
     }
     let max_steps = jobs
         .iter()
@@ -80,44 +156,38 @@ pub(crate) fn price_affected(
                         .as_ref()
                         .is_some_and(|r| r.components[..c].iter().filter(|x| is_adjustment(&x.kind)).count() == step)
             };
-            run_kind(writer, plugins, out, &mut jobs, kind, Role::Adjustment, select)?;
+            run_kind(writer, plugins, stats, jobs, kind, Role::Adjustment, select)?;
         }
     }
+    Ok(())
+}
 
-    let mut touched_products: BTreeMap<String, u32> = BTreeMap::new();
-    for job in &jobs {
-        out.stats.departures_priced += u64::from(job.record.is_some());
-        let mut offer = outcome(job);
-        offer.version = match writer.offer(&job.id)? {
-            Some(cur) if cur.same_offer(&offer) => continue,
-            Some(cur) => cur.version + 1,
-            None if offer.status == Status::Retired => continue,
-            None => 1,
-        };
-        let cause = &causes[job.cause as usize];
-        let Some(price) = record(config, plugins, job, offer, cause, priced_at) else { continue };
-        touched_products.insert(price.product.clone(), job.cause);
-        let json = json_record(&price);
-        out.departures.push(Record { key: job.id.to_string(), json });
-        writer.put_price(price)?;
+/// Prices again, with a shadow candidate's set, the jobs that use its kind, and records
+/// both outcomes. Nothing of it is written: the candidate's calls are counted apart.
+fn shadow(
+    writer: &mut Writer<'_>,
+    spec: &ShadowSpec<'_>,
+    jobs: &[Job],
+    out: &mut BatchOutput,
+) -> Result<(), StateError> {
+    let uses_kind = |j: &&Job| j.record.as_ref().is_some_and(|r| r.components.iter().any(|c| c.kind == spec.kind));
+    let active: Vec<&Job> = jobs.iter().filter(uses_kind).collect();
+    if active.is_empty() {
+        return Ok(());
     }
-    out.stats.departure_records += out.departures.len() as u64;
-
-    for (product, cause) in touched_products {
-        let cause = &causes[cause as usize];
-        let prices = writer.product_prices(&product)?;
-        let next = starting_prices(config, &product, prices, cause, priced_at);
-        let version = match &prices.starting {
-            Some(c) if c.same_offer(&next) => continue,
-            Some(c) => c.version + 1,
-            None => 1,
-        };
-        let next = ProductPrice { version, ..next };
-        let json = json_record(&next);
-        out.products.push(Record { key: product, json: Arc::clone(&json) });
-        writer.put_product_price(next, json)?;
+    let mut twins: Vec<Job> = active.iter().map(|j| Job::new(Arc::clone(&j.id), j.cause, j.record.clone())).collect();
+    let mut calls = Stats::default();
+    compute(writer, spec.plugins, &mut twins, &mut calls)?;
+    out.shadow_failures += calls.plugin_failures;
+    for (job, twin) in active.into_iter().zip(&twins) {
+        let (a, s) = (outcome(job), outcome(twin));
+        out.shadow.push(ShadowDiff {
+            kind: spec.kind.to_owned(),
+            departure: Arc::clone(&job.id),
+            active: (a.status, a.price),
+            shadow: (s.status, s.price),
+        });
     }
-    out.stats.product_records += out.products.len() as u64;
     Ok(())
 }
 
@@ -126,7 +196,7 @@ pub(crate) fn price_affected(
 fn run_kind(
     writer: &mut Writer<'_>,
     plugins: &PluginSet,
-    out: &mut BatchOutput,
+    stats: &mut Stats,
     jobs: &mut [Job],
     kind: &str,
     role: Role,
@@ -172,6 +242,7 @@ fn run_kind(
     }
     drop(resources);
     let outcome = plugin.price_batch(batch.finish(), placed.len());
+    stats.count_call(kind, false, outcome.is_err());
     match outcome {
         Ok(outcome) => {
             for ((j, c), result) in placed.into_iter().zip(outcome.results) {
@@ -184,7 +255,6 @@ fn run_kind(
         Err(e) => {
             // The departures cannot be priced by these rules now: they are not sellable,
             // and say why. The failure is counted; the stream goes on.
-            out.stats.plugin_failures += 1;
             tracing::warn!(plugin = plugin.id(), error = %e, departures = placed.len(), "plugin failed on a pricing batch");
             for (j, c) in placed {
                 jobs[j].results[c] = Some(Err(format!("{kind}: plugin failure: {e}")));

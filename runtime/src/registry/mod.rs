@@ -29,7 +29,7 @@ pub use records::{Action, Activation, KindVersions, VersionInfo};
 pub use validate::sample_batch;
 
 use crate::engine::{LivePlugins, Plugin, PluginHost, PluginSet};
-use crate::intake::format_millis;
+use crate::intake::now_rfc3339 as now;
 
 /// Shorthand.
 pub type Result<T> = std::result::Result<T, RegistryError>;
@@ -312,6 +312,11 @@ impl Registry {
         Ok(())
     }
 
+    /// The compiled plugin of stored version `hash` (compiled once, then shared).
+    pub fn plugin(&self, hash: &str) -> Result<Arc<Plugin>> {
+        self.compiled(hash)
+    }
+
     /// The compiled plugin of stored version `hash`, compiling it on first use.
     fn compiled(&self, hash: &str) -> Result<Arc<Plugin>> {
         if let Some(p) = self.cache().get(hash) {
@@ -345,11 +350,6 @@ fn history_prefix(kind: &str) -> Vec<u8> {
     let mut k = kind.as_bytes().to_vec();
     k.push(0);
     k
-}
-
-fn now() -> String {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    format_millis(ms)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {

@@ -8,28 +8,24 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use super::{Plugins, Progress, Runner};
+use super::{Progress, Runner};
 use crate::intake::Origin;
-use crate::pipeline::{Input, Pipeline, Stats};
-use crate::sink::Sink;
-use crate::state::State;
+use crate::pipeline::{Input, Stats};
 
-/// Consumes `path` from its stored position to the end. `progress` is called once with
-/// that position, then after each batch, with the lines and bytes of the file consumed
-/// so far (counted from the file's start, so a resumed run starts where the last one
-/// committed).
-pub fn run_file<'a>(
+/// Consumes `path` from its stored position to the end through `runner`, and returns
+/// the counters of what it read. `progress` is called once with that position, then
+/// after each batch, with the lines and bytes of the file consumed so far (counted from
+/// the file's start, so a resumed run starts where the last one committed). The last
+/// batch's commit may still be in flight: [`Runner::finish`] waits for it.
+pub fn run_file(
     path: &Path,
     batch_size: usize,
-    state: &'a State,
-    plugins: impl Into<Plugins<'a>>,
-    pipeline: &'a Pipeline,
-    sink: &'a mut dyn Sink,
+    runner: &mut Runner<'_>,
     progress: impl FnMut(Progress),
 ) -> Result<Stats> {
     let name = path.display().to_string();
     let source = format!("file:{name}");
-    let start = match state.position(&source)? {
+    let start = match runner.state().position(&source)? {
         Some(bytes) => Position::decode(&bytes).context("stored file position is corrupt")?,
         None => Position::default(),
     };
@@ -37,16 +33,14 @@ pub fn run_file<'a>(
     // Resume by seeking, not by reading the consumed lines again.
     let offset = start.offset;
     file.seek(SeekFrom::Start(offset)).with_context(|| format!("seeking {name} to byte {offset}"))?;
-    let mut runner = Runner::new(state, plugins, pipeline, sink);
-    consume_lines(BufReader::new(file), &name, &source, start, batch_size, &mut runner, progress)?;
-    runner.finish()
+    consume_lines(BufReader::new(file), &name, &source, start, batch_size, runner, progress)
 }
 
 /// Reads `reader` to its end in batches of `batch_size` lines, numbering lines and
 /// counting bytes on from `start`, and commits each batch under `source` with the
 /// position after it. Blank lines count as consumed but are not events. Events get
 /// `Origin::File { path: name, line }`. `progress` gets `start`, then the position
-/// after each batch.
+/// after each batch. Returns the counters of the batches it ran.
 pub(super) fn consume_lines(
     mut reader: impl BufRead,
     name: &str,
@@ -55,7 +49,8 @@ pub(super) fn consume_lines(
     batch_size: usize,
     runner: &mut Runner<'_>,
     mut progress: impl FnMut(Progress),
-) -> Result<()> {
+) -> Result<Stats> {
+    let mut stats = Stats::default();
     let Position { mut lines, mut offset } = start;
     progress(Progress { lines, bytes: offset });
     let size = batch_size.max(1);
@@ -83,9 +78,9 @@ pub(super) fn consume_lines(
             }
         }
         if read == 0 {
-            return Ok(());
+            return Ok(stats);
         }
-        runner.batch(&batch, source, Position { lines, offset }.encode())?;
+        stats.add(&runner.batch(&batch, source, Position { lines, offset }.encode())?);
         progress(Progress { lines, bytes: offset });
     }
 }

@@ -9,14 +9,21 @@
 //!
 //! With [`Runner::live`] the plugin set is taken from a [`LivePlugins`] once per batch,
 //! so an operator's swap takes effect at the next batch and never inside one.
+//!
+//! With [`Runner::with_ops`] the runner also does the operations' work (see `ops/`): a
+//! chunk of a reprice or price rollback rides along with a batch's events, shadow
+//! candidates price the batch's departures beside the active versions, and failure
+//! counts feed the automatic rollback. [`Runner::run_ops`] works through the queue when
+//! no input arrives.
 
 use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result};
 
 use crate::engine::{LivePlugins, PluginSet};
-use crate::intake::format_millis;
-use crate::pipeline::{Input, Pipeline, Stats};
+use crate::intake::now_rfc3339;
+use crate::ops::{Operations, Work};
+use crate::pipeline::{Extra, Input, Pipeline, Restore, ShadowSpec, Stats};
 use crate::sink::Sink;
 use crate::state::State;
 
@@ -48,8 +55,16 @@ pub struct Runner<'a> {
     plugins: Plugins<'a>,
     pipeline: &'a Pipeline,
     sink: &'a mut dyn Sink,
+    ops: Option<&'a Operations>,
     total: Stats,
-    committing: Option<JoinHandle<Result<(), crate::state::StateError>>>,
+    committing: Option<Committing>,
+}
+
+/// The commit in flight, and the job chunk it completes.
+struct Committing {
+    handle: JoinHandle<Result<(), crate::state::StateError>>,
+    /// (job, departures, records emitted)
+    work: Option<(u64, u64, u64)>,
 }
 
 impl<'a> Runner<'a> {
@@ -61,7 +76,15 @@ impl<'a> Runner<'a> {
         pipeline: &'a Pipeline,
         sink: &'a mut dyn Sink,
     ) -> Self {
-        Runner { state, plugins: plugins.into(), pipeline, sink, total: Stats::default(), committing: None }
+        Runner { state, plugins: plugins.into(), pipeline, sink, ops: None, total: Stats::default(), committing: None }
+    }
+
+    /// The same runner doing `ops`' work too (reprice, price rollback, shadow, automatic
+    /// rollback); `None` leaves it without.
+    #[must_use]
+    pub fn with_ops(mut self, ops: Option<&'a Operations>) -> Self {
+        self.ops = ops;
+        self
     }
 
     /// A runner that takes the active plugin set from `plugins` at the start of each
@@ -73,6 +96,24 @@ impl<'a> Runner<'a> {
     /// Prices one micro-batch and commits it with `position`, the opaque resume point of
     /// `source` after these inputs. Returns the batch's counters.
     pub fn batch(&mut self, inputs: &[Input], source: &str, position: Vec<u8>) -> Result<Stats> {
+        self.run(inputs, Some((source, position)))
+    }
+
+    /// Runs one batch of queued operations' work with no input (an idle stream), if there
+    /// is any; returns whether there was. Waits for the commit in flight either way, so a
+    /// job's last chunk is reported done.
+    pub fn run_ops(&mut self) -> Result<bool> {
+        let Some(ops) = self.ops else { return Ok(false) };
+        if !ops.has_jobs() {
+            self.wait()?;
+            return Ok(false);
+        }
+        self.run(&[], None)?;
+        self.wait()?;
+        Ok(true)
+    }
+
+    fn run(&mut self, inputs: &[Input], position: Option<(&str, Vec<u8>)>) -> Result<Stats> {
         // Taken once: the whole batch is priced by one snapshot of the set.
         let snapshot;
         let plugins = match self.plugins {
@@ -82,31 +123,65 @@ impl<'a> Runner<'a> {
                 &*snapshot
             }
         };
-        let mut out = self.pipeline.process(self.state, plugins, inputs, &format_millis(now_millis()))?;
+        let work = match self.ops {
+            Some(ops) if ops.has_jobs() => {
+                // A starting job lists committed departures, a price rollback reads
+                // committed history: both need the commit in flight landed.
+                self.wait()?;
+                ops.next_work(self.state)
+            }
+            _ => None,
+        };
+        let shadows = self.ops.map(Operations::shadows).unwrap_or_default();
+        let shadow_sets: Vec<PluginSet> = shadows.iter().map(|s| s.set_over(plugins)).collect();
+        let specs: Vec<ShadowSpec<'_>> =
+            shadows.iter().zip(&shadow_sets).map(|(s, set)| ShadowSpec { kind: &s.kind, plugins: set }).collect();
+        let extra = extra(work.as_ref(), &specs);
+        let mut out = self.pipeline.process_with(self.state, plugins, inputs, &now_rfc3339(), &extra)?;
         self.sink.write(&out).context("writing output records")?;
         self.sink.flush().context("flushing output records")?;
+        if let Some(ops) = self.ops {
+            ops.after_batch(&out, &shadows, plugins);
+        }
         let mut pending = std::mem::take(&mut out.pending);
-        pending.set_position(source, position);
+        if let Some((source, position)) = position {
+            pending.set_position(source, position);
+        }
         self.wait()?;
         let committer = self.state.committer();
         let handle = std::thread::Builder::new()
             .name("commit".into())
             .spawn(move || pending.commit_to(&committer))
             .context("starting the commit thread")?;
-        self.committing = Some(handle);
+        let work = work.map(|w| {
+            let emitted = if w.restore.is_some() { out.stats.restored } else { out.stats.reprice_records };
+            (w.job, w.departures.len() as u64, emitted)
+        });
+        self.committing = Some(Committing { handle, work });
         self.total.add(&out.stats);
         Ok(out.stats)
     }
 
-    /// Waits for the commit in flight.
+    /// Waits for the commit in flight, and reports the job chunk it completed.
     fn wait(&mut self) -> Result<()> {
-        if let Some(handle) = self.committing.take() {
-            match handle.join() {
-                Ok(result) => result.context("committing a batch")?,
-                Err(_) => anyhow::bail!("the commit thread panicked"),
+        let Some(Committing { handle, work }) = self.committing.take() else { return Ok(()) };
+        let result = match handle.join() {
+            Ok(result) => result.context("committing a batch"),
+            Err(_) => Err(anyhow::anyhow!("the commit thread panicked")),
+        };
+        if let (Some(ops), Some((job, done, emitted))) = (self.ops, work) {
+            match &result {
+                Ok(()) => ops.work_committed(job, done, emitted),
+                Err(e) => ops.work_failed(job, &format!("{e:#}")),
             }
         }
-        Ok(())
+        result
+    }
+
+    /// The state it writes.
+    #[must_use]
+    pub fn state(&self) -> &'a State {
+        self.state
     }
 
     /// The counters of every batch so far.
@@ -131,6 +206,16 @@ impl Drop for Runner<'_> {
     }
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+/// What a batch does beyond its events: a job chunk and the shadows.
+fn extra<'w>(work: Option<&'w Work>, shadows: &'w [ShadowSpec<'w>]) -> Extra<'w> {
+    let Some(w) = work else { return Extra { shadows, ..Extra::default() } };
+    match &w.restore {
+        None => Extra { cause: Some(w.cause.clone()), reprice: &w.departures, restore: None, shadows },
+        Some((kind, rules)) => Extra {
+            cause: Some(w.cause.clone()),
+            reprice: &[],
+            restore: Some(Restore { departures: &w.departures, kind, rules }),
+            shadows,
+        },
+    }
 }

@@ -16,10 +16,8 @@ use std::io::BufRead;
 use anyhow::{Context as _, Result};
 
 use super::file::{Position, consume_lines};
-use super::{Plugins, Progress, Runner};
-use crate::pipeline::{Pipeline, Stats};
-use crate::sink::Sink;
-use crate::state::State;
+use super::{Progress, Runner};
+use crate::pipeline::Stats;
 
 /// The name stdin goes by on the command line, in a config file's `input.files` and in
 /// the origin of its events (`Origin::File { path: "-", line }`).
@@ -28,31 +26,22 @@ pub const STDIN_NAME: &str = "-";
 /// The source under which stdin's position is committed.
 pub const STDIN_SOURCE: &str = "stdin";
 
-/// Consumes standard input to its end. `progress` is called once at the start (0 lines),
-/// then after each batch with the lines and bytes of this run's input consumed so far.
-pub fn run_stdin<'a>(
-    batch_size: usize,
-    state: &'a State,
-    plugins: impl Into<Plugins<'a>>,
-    pipeline: &'a Pipeline,
-    sink: &'a mut dyn Sink,
-    progress: impl FnMut(Progress),
-) -> Result<Stats> {
-    run_reader(std::io::stdin().lock(), batch_size, state, plugins, pipeline, sink, progress)
+/// Consumes standard input to its end through `runner`. `progress` is called once at the
+/// start (0 lines), then after each batch with the lines and bytes of this run's input
+/// consumed so far.
+pub fn run_stdin(batch_size: usize, runner: &mut Runner<'_>, progress: impl FnMut(Progress)) -> Result<Stats> {
+    run_reader(std::io::stdin().lock(), batch_size, runner, progress)
 }
 
 /// Consumes `reader` as if it were standard input: from its first line, with stdin's
 /// origins and position. [`run_stdin`] is this over the process's stdin.
-pub fn run_reader<'a>(
+pub fn run_reader(
     reader: impl BufRead,
     batch_size: usize,
-    state: &'a State,
-    plugins: impl Into<Plugins<'a>>,
-    pipeline: &'a Pipeline,
-    sink: &'a mut dyn Sink,
+    runner: &mut Runner<'_>,
     progress: impl FnMut(Progress),
 ) -> Result<Stats> {
-    if let Some(bytes) = state.position(STDIN_SOURCE)? {
+    if let Some(bytes) = runner.state().position(STDIN_SOURCE)? {
         let previous = Position::decode(&bytes).context("stored stdin position is corrupt")?;
         // Not an error: a restart after a crash is the normal case. The operator needs
         // the number to send only the rest of the stream.
@@ -61,7 +50,5 @@ pub fn run_reader<'a>(
             "stdin is not resumed: consuming it from its first line (a previous run committed committed_lines)"
         );
     }
-    let mut runner = Runner::new(state, plugins, pipeline, sink);
-    consume_lines(reader, STDIN_NAME, STDIN_SOURCE, Position::default(), batch_size, &mut runner, progress)?;
-    runner.finish()
+    consume_lines(reader, STDIN_NAME, STDIN_SOURCE, Position::default(), batch_size, runner, progress)
 }

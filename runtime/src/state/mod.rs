@@ -201,6 +201,20 @@ impl State {
         })
     }
 
+    /// Every departure with a component of `kind`, in key order: what a reprice of the
+    /// kind covers. Reads committed state only.
+    pub fn departures_using(&self, kind: &str) -> Result<Vec<Arc<str>>> {
+        let mut out = Vec::new();
+        for kv in self.ks.departures.iter() {
+            let (k, v) = kv.into_inner()?;
+            let record: DepartureRecord = from_postcard(&v, "departure")?;
+            if record.components.iter().any(|c| c.kind == kind) {
+                out.push(Arc::from(String::from_utf8_lossy(&k).as_ref()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Bytes on disk of the whole state.
     pub fn disk_space(&self) -> Result<u64> {
         Ok(self.ks.db.disk_space()?)

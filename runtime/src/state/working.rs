@@ -57,7 +57,9 @@ pub struct Offer {
 }
 
 impl Offer {
-    fn of(p: DeparturePrice) -> Self {
+    /// What a price record says to a buyer.
+    #[must_use]
+    pub fn of(p: DeparturePrice) -> Self {
         Offer { version: p.version, status: p.status, price: p.price, reason: p.reason, components: p.components }
     }
 
@@ -226,6 +228,13 @@ impl<'a> Writer<'a> {
     pub fn offer(&mut self, departure: &str) -> Result<Option<&Offer>> {
         let Some((product, rest)) = split_departure(departure) else { return Ok(None) };
         Ok(self.product_prices(product)?.departures.get(rest))
+    }
+
+    /// Every committed version of a departure's price, oldest first. Versions of the
+    /// batch in progress, or of a commit still in flight, are not there yet: a caller
+    /// that needs them waits for the commit first.
+    pub fn committed_history(&self, departure: &str) -> Result<Vec<DeparturePrice>> {
+        self.state.history(departure)
     }
 
     /// Records a new price version: current and history.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod rig;
 pub mod workload;
 
 use pricing_runtime::engine::{BatchOutcome, EngineConfig, Plugin, PluginHost};

@@ -6,7 +6,7 @@ use pricing_runtime::engine::PluginSet;
 use pricing_runtime::r#gen::{GenConfig, GenSummary, generate};
 use pricing_runtime::pipeline::{Pipeline, PipelineConfig, Stats};
 use pricing_runtime::sink::FileSink;
-use pricing_runtime::source::run_file;
+use pricing_runtime::source::{Runner, run_file};
 use pricing_runtime::state::State;
 
 /// Writes the workload of `config` to `path`.
@@ -19,6 +19,9 @@ pub fn write(config: &GenConfig, path: &Path) -> GenSummary {
 pub fn consume(input: &Path, data: &Path, plugins: &PluginSet, batch: usize) -> Stats {
     let state = State::open(&data.join("state")).expect("state");
     let mut sink = FileSink::open(data).expect("sink");
-    run_file(input, batch, &state, plugins, &Pipeline::new(PipelineConfig::default()), &mut sink, |_| {})
-        .expect("consumes")
+    let pipeline = Pipeline::new(PipelineConfig::default());
+    let mut runner = Runner::new(&state, plugins, &pipeline, &mut sink);
+    let stats = run_file(input, batch, &mut runner, |_| {}).expect("consumes");
+    runner.finish().expect("last commit lands");
+    stats
 }
