@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::admin::AdminConfig;
 use crate::engine::EngineConfig;
+use crate::kafka::KafkaConfig;
 use crate::ops::OpsConfig;
 use crate::pipeline::PipelineConfig;
 use crate::source::STDIN_NAME;
@@ -43,6 +44,10 @@ pub struct Config {
     /// Reprice, price rollback, automatic rollback and the watched plugins folder
     /// (`[operations]`).
     pub operations: OpsConfig,
+    /// Kafka brokers, group, topics and client properties (`[kafka]`). With `brokers`
+    /// set (here or in `PRICING_KAFKA_BROKERS`), events come from and prices go to Kafka
+    /// instead of files; state stays in the data folder.
+    pub kafka: KafkaConfig,
 }
 
 impl Default for Config {
@@ -54,6 +59,7 @@ impl Default for Config {
             engine: EngineSection::default(),
             admin: AdminConfig::default(),
             operations: OpsConfig::default(),
+            kafka: KafkaConfig::default(),
         }
     }
 }
@@ -150,10 +156,16 @@ pub enum ConfigError {
     },
     /// Neither the command line nor the config file names anything to consume.
     #[error(
-        "no input: name NDJSON event files (or `-` for stdin) on the command line, or list them as `files` \
-         under `[input]` in a --config file"
+        "no input: name NDJSON event files (or `-` for stdin) on the command line, list them as `files` \
+         under `[input]` in a --config file, or configure Kafka (`[kafka] brokers` or PRICING_KAFKA_BROKERS)"
     )]
     NoInput,
+    /// Both Kafka and input files are configured; a run reads one or the other.
+    #[error(
+        "both Kafka (`kafka.brokers` or PRICING_KAFKA_BROKERS) and input files are configured; a run consumes \
+         one or the other"
+    )]
+    KafkaAndFiles,
     /// Standard input was named more than once; it can be read to its end only once.
     #[error("`-` (stdin) is named more than once in the input files; it can only be read once")]
     StdinTwice,
@@ -170,15 +182,19 @@ impl Config {
         Ok(config)
     }
 
-    /// The config file at `path` if there is one, else the defaults, with the command
-    /// line's values on top; fails when the result has nothing to consume.
+    /// The config file at `path` if there is one, else the defaults, with the
+    /// environment's Kafka settings and then the command line's values on top; fails
+    /// when the result has nothing to consume.
     pub fn resolve(path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
-        let config = match path {
+        let mut config = match path {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
+        config.kafka = config.kafka.apply_env();
         let config = config.with_overrides(overrides);
         config.check_input()?;
+        let invalid = |message| ConfigError::Invalid { path: path.map(Path::to_owned).unwrap_or_default(), message };
+        config.kafka.check().map_err(invalid)?;
         Ok(config)
     }
 
@@ -203,8 +219,12 @@ impl Config {
         self
     }
 
-    /// Fails unless there is something to consume, naming stdin at most once.
+    /// Fails unless there is something to consume (Kafka, or files naming stdin at
+    /// most once).
     pub fn check_input(&self) -> Result<(), ConfigError> {
+        if self.kafka.enabled() {
+            return if self.input.files.is_empty() { Ok(()) } else { Err(ConfigError::KafkaAndFiles) };
+        }
         if self.input.files.is_empty() {
             return Err(ConfigError::NoInput);
         }
@@ -228,6 +248,7 @@ impl Config {
         if self.pipeline.currency.trim().is_empty() {
             return Err("`pipeline.currency` must not be empty".into());
         }
-        self.operations.check()
+        self.operations.check()?;
+        self.kafka.check()
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod r#gen;
 pub mod intake;
+pub mod kafka;
 pub mod ops;
 pub mod pipeline;
 pub mod plugins;

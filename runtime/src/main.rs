@@ -15,8 +15,8 @@ use pricing_runtime::pipeline::{Pipeline, Stats};
 use pricing_runtime::plugins;
 use pricing_runtime::progress::{GenProgress, InputProgress};
 use pricing_runtime::registry::Registry;
-use pricing_runtime::sink::FileSink;
-use pricing_runtime::source::{Runner, STDIN_NAME, run_file, run_stdin};
+use pricing_runtime::sink::{FileSink, KafkaSink, Sink};
+use pricing_runtime::source::{Runner, STDIN_NAME, Until, run_file, run_kafka, run_stdin};
 use pricing_runtime::state::{DeparturePrice, State, Status};
 
 mod cli;
@@ -71,6 +71,10 @@ enum Command {
         /// through its jobs (reprice, price rollback) until stopped
         #[arg(long)]
         serve: bool,
+        /// With Kafka: stop once every assigned partition is consumed to its end and
+        /// priced (a replay or backfill) instead of consuming until stopped
+        #[arg(long)]
+        until_caught_up: bool,
     },
     /// The quickstart: price the example workload (`examples/events.ndjson`) into a fresh
     /// `data/demo` folder and print the starting prices and the cheapest departures.
@@ -131,6 +135,8 @@ fn run_cli() -> Result<()> {
                 .unwrap_or_else(|_| "info,lsm_tree=warn,fjall=warn,wasmtime=warn,cranelift_codegen=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log file must stay greppable.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Plugins { files, call_budget_ms, memory_limit_mib } => {
@@ -138,10 +144,11 @@ fn run_cli() -> Result<()> {
                 EngineConfig::default().with_call_budget_ms(call_budget_ms).with_memory_limit_mib(memory_limit_mib);
             list_plugins(&files, config)
         }
-        Command::Run { files, config, data, batch_size, admin_listen, no_admin, serve } => {
+        Command::Run { files, config, data, batch_size, admin_listen, no_admin, serve, until_caught_up } => {
             let overrides = Overrides { files, data, batch_size, admin_listen, no_admin };
             let config = Config::resolve(config.as_deref(), overrides)?;
-            run(&config, serve, |_, stats, admin| {
+            let until = if until_caught_up { Until::CaughtUp } else { Until::Stopped };
+            run(&config, serve, until, |_, stats, admin| {
                 eprintln!("{}", serde_json::to_string_pretty(stats)?);
                 if let Some(addr) = admin.filter(|_| serve) {
                     eprintln!("inputs consumed; serving the admin API on http://{addr} (Ctrl-C to stop)");
@@ -178,6 +185,7 @@ fn run_cli() -> Result<()> {
 fn run(
     config: &Config,
     serve: bool,
+    until: Until,
     done: impl FnOnce(&State, &Stats, Option<std::net::SocketAddr>) -> Result<()>,
 ) -> Result<()> {
     let data = &config.data;
@@ -205,10 +213,24 @@ fn run(
         None => None,
     };
     let state = State::open(&data.join("state")).with_context(|| format!("opening state in {}", data.display()))?;
-    let mut sink = FileSink::open(data).with_context(|| format!("opening the output files in {}", data.display()))?;
+    let mut sink: Box<dyn Sink> = if config.kafka.enabled() {
+        // Checks the brokers answer and creates missing topics before anything is read.
+        pricing_runtime::kafka::prepare(&config.kafka)?;
+        Box::new(KafkaSink::new(&config.kafka).context("creating the Kafka producer")?)
+    } else {
+        Box::new(FileSink::open(data).with_context(|| format!("opening the output files in {}", data.display()))?)
+    };
     let pipeline = Pipeline::new(config.pipeline.clone());
-    let mut runner = Runner::new(&state, &*live, &pipeline, &mut sink).with_ops(Some(&ops));
+    let mut runner = Runner::new(&state, &*live, &pipeline, &mut *sink).with_ops(Some(&ops));
     let batch_size = config.input.batch_size;
+    if config.kafka.enabled() {
+        let started = Instant::now();
+        let stop = stop_on_signals()?;
+        let mut progress = InputProgress::stream(&config.kafka.topics.events);
+        let stats = run_kafka(&config.kafka, batch_size, until, &stop, &mut runner, |p| progress.update(p));
+        progress.finish();
+        log_consumed(&config.kafka.topics.events, &stats?, started);
+    }
     for file in &config.input.files {
         let started = Instant::now();
         let stats = if file.as_os_str() == STDIN_NAME {
@@ -225,15 +247,7 @@ fn run(
             progress.finish();
             stats?
         };
-        tracing::info!(
-            input = %file.display(),
-            events = stats.events,
-            stale = stats.stale,
-            dead_letters = stats.dead_letter_total(),
-            departure_records = stats.departure_records,
-            seconds = started.elapsed().as_secs_f64(),
-            "consumed"
-        );
+        log_consumed(&file.display(), &stats, started);
     }
     if !serve {
         // Jobs asked for during the run are finished, not dropped at exit.
@@ -253,6 +267,32 @@ fn run(
     Ok(())
 }
 
+/// A flag set by SIGTERM or SIGINT, so a Kafka consumer stops cleanly: it prices and
+/// commits what it has read and leaves its group. A second SIGINT exits at once.
+fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&stop))
+        .context("installing the SIGINT handler")?;
+    for signal in [SIGTERM, SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing a signal handler")?;
+    }
+    Ok(stop)
+}
+
+/// The one log line of an input consumed to its end.
+fn log_consumed(input: &dyn std::fmt::Display, stats: &Stats, started: Instant) {
+    tracing::info!(
+        input = %input,
+        events = stats.events,
+        stale = stats.stale,
+        dead_letters = stats.dead_letter_total(),
+        departure_records = stats.departure_records,
+        seconds = started.elapsed().as_secs_f64(),
+        "consumed"
+    );
+}
+
 fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
     if data.exists() {
         std::fs::remove_dir_all(data).with_context(|| format!("emptying {}", data.display()))?;
@@ -262,7 +302,7 @@ fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
         input: InputConfig { files: vec![events.to_path_buf()], ..InputConfig::default() },
         ..Config::default()
     };
-    run(&config, !exit, |state, stats, admin| {
+    run(&config, !exit, Until::Stopped, |state, stats, admin| {
         print_demo(state, stats, data)?;
         if let Some(addr) = admin.filter(|_| !exit) {
             println!(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use pricing_runtime::admin::AdminConfig;
 use pricing_runtime::config::{Config, ConfigError, EngineSection, InputConfig, Overrides};
 use pricing_runtime::engine::EngineConfig;
+use pricing_runtime::kafka::KafkaConfig;
 use pricing_runtime::ops::OpsConfig;
 use pricing_runtime::pipeline::PipelineConfig;
 
@@ -47,6 +48,7 @@ fn the_example_parses_to_the_values_it_documents() {
                 max_upload_mib: 8,
             },
             operations: OpsConfig::default(),
+            kafka: KafkaConfig::default(),
         }
     );
     assert_eq!(
@@ -76,6 +78,17 @@ fn the_example_names_every_field() {
         "window_batches",
         "min_calls",
         "max_failure_percent",
+        "group",
+        "create_topics",
+        "partitions",
+        "replication_factor",
+        "connect_timeout_ms",
+        "batch_wait_ms",
+        "max_batches_ahead",
+        "events",
+        "departure_prices",
+        "product_prices",
+        "dlq",
     ] {
         assert!(text.lines().any(|l| l.starts_with(&format!("{field} ="))), "examples/pricing.toml lacks `{field}`");
     }
@@ -249,4 +262,28 @@ fn the_binary_prices_with_the_configs_pipeline_settings() {
     let dlq = std::fs::read_to_string(data.join("dlq.ndjson")).expect("dead letters");
     let mismatches = dlq.lines().filter(|l| l.contains("\"reason_class\":\"currency_mismatch\"")).count();
     assert!(mismatches > 100, "{mismatches} currency mismatches");
+}
+
+#[test]
+fn kafka_brokers_are_an_input_and_exclude_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pricing.toml");
+    std::fs::write(
+        &path,
+        "[kafka]\nbrokers = \"127.0.0.1:9092\"\n[kafka.properties]\n\"socket.timeout.ms\" = \"5000\"\n",
+    )
+    .expect("write");
+    let config = Config::resolve(Some(&path), Overrides::default()).expect("Kafka is something to consume");
+    assert!(config.kafka.enabled());
+    assert_eq!(config.kafka.topics.events, "resource-events");
+    assert_eq!(config.kafka.properties.get("socket.timeout.ms").map(String::as_str), Some("5000"));
+
+    let both = Overrides { files: vec![PathBuf::from("x.ndjson")], ..Overrides::default() };
+    let err = Config::resolve(Some(&path), both).expect_err("files and Kafka");
+    assert!(matches!(err, ConfigError::KafkaAndFiles), "{err}");
+
+    let msg = refused("[kafka]\nbrokers = \"k:1\"\nmax_batches_ahead = 0\n");
+    assert!(msg.contains("max_batches_ahead"), "{msg}");
+    let msg = refused("[kafka]\nbrokerz = \"k:1\"\n");
+    assert!(msg.contains("brokerz"), "{msg}");
 }

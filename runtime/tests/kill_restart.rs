@@ -6,90 +6,30 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::process::ExitStatusExt as _;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use pricing_runtime::state::{DeparturePrice, State};
+use common::process::{RUN_TIMEOUT, Run};
+use pricing_runtime::state::DeparturePrice;
 
 const BATCH: &str = "50";
 const OUTPUT: &str = "departure-prices.ndjson";
 /// Kill points, as percentages of the uninterrupted run's output size.
 const KILL_AT_PERCENT: [u64; 3] = [20, 45, 70];
-/// How long any one run may take, including compiling the plugins at start. Generous:
-/// the machine may be busy with other builds and tests.
-const RUN_TIMEOUT: Duration = Duration::from_secs(600);
-const SIGKILL: i32 = 9;
 
-/// A running `pricing run`, killed if the test fails before it ends.
-struct Run {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Run {
-    fn start(input: &Path, data: &Path, log: PathBuf) -> Run {
-        let stderr = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_pricing"))
-            .args(["run", "--admin-listen", "127.0.0.1:0"])
-            .arg(input)
-            .args(["--batch-size", BATCH, "--data"])
-            .arg(data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            // A file, not a pipe: nobody reads it while the run goes on.
-            .stderr(stderr)
-            .spawn()
-            .expect("starts pricing");
-        Run { child, log }
-    }
-
-    /// Whether the run has ended, and how.
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().expect("polls the child")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits for the run to end on its own and returns its counters (the JSON it prints
-    /// last on stderr).
-    fn finish(mut self) -> serde_json::Value {
-        let deadline = Instant::now() + RUN_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.exited() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "pricing run did not finish in {RUN_TIMEOUT:?}:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let log = self.log();
-        assert!(status.success(), "pricing run failed ({status}):\n{log}");
-        let start = log.find("\n{").map(|i| i + 1).unwrap_or_else(|| panic!("no counters in:\n{log}"));
-        serde_json::from_str(&log[start..]).unwrap_or_else(|e| panic!("counters: {e}:\n{log}"))
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        if self.exited().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `pricing run INPUT` into `data`, logging to `log`.
+fn start(input: &Path, data: &Path, log: PathBuf) -> Run {
+    let args = [OsStr::new("run"), OsStr::new("--admin-listen"), OsStr::new("127.0.0.1:0"), input.as_os_str()];
+    let rest = [OsStr::new("--batch-size"), OsStr::new(BATCH), OsStr::new("--data"), data.as_os_str()];
+    Run::spawn(args.into_iter().chain(rest), log)
 }
 
 fn size(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
-}
-
-/// Current prices without the time they were computed.
-fn prices(data: &Path) -> Vec<DeparturePrice> {
-    let state = State::open(&data.join("state")).expect("state");
-    state.all_prices().map(|p| DeparturePrice { priced_at: String::new(), ..p.expect("price") }).collect()
 }
 
 /// Every departure record of the output, without the time it was computed, in order.
@@ -124,10 +64,10 @@ fn killed_runs_restart_to_the_same_prices_and_versions() {
 
     // The reference: one uninterrupted run.
     let reference = dir.path().join("reference");
-    let reference_counters = Run::start(&input, &reference, dir.path().join("reference.log")).finish();
+    let reference_counters = start(&input, &reference, dir.path().join("reference.log")).finish();
     let reference_size = size(&reference.join(OUTPUT));
     let reference_records = records(&reference);
-    let reference_prices = prices(&reference);
+    let reference_prices = common::workload::prices(&reference);
     assert!(reference_records.len() > 1_000, "{} records: too small a workload to kill", reference_records.len());
     assert!(!reference_prices.is_empty());
     let by_version: BTreeMap<(String, u64), DeparturePrice> =
@@ -141,7 +81,7 @@ fn killed_runs_restart_to_the_same_prices_and_versions() {
         let threshold = reference_size * percent / 100;
         let before = size(&output);
         assert!(before < threshold, "the output is already {before} bytes, past the {percent}% threshold {threshold}");
-        let mut run = Run::start(&input, &killed, dir.path().join(format!("killed-{n}.log")));
+        let mut run = start(&input, &killed, dir.path().join(format!("killed-{n}.log")));
         let deadline = Instant::now() + RUN_TIMEOUT;
         while size(&output) < threshold {
             if let Some(status) = run.exited() {
@@ -152,20 +92,16 @@ fn killed_runs_restart_to_the_same_prices_and_versions() {
             // going when it is killed.
             std::thread::sleep(Duration::from_millis(1));
         }
-        run.child.kill().expect("sends SIGKILL");
-        let status = run.child.wait().expect("reaps the child");
-        // A child that had already exited would report its own status, not the signal:
-        // this proves the kill hit a run that was still consuming.
-        assert_eq!(status.signal(), Some(SIGKILL), "run {n} was not killed mid-stream: {status}\n{}", run.log());
+        run.kill();
     }
 
     // Let the last restart finish.
-    let final_counters = Run::start(&input, &killed, dir.path().join("final.log")).finish();
+    let final_counters = start(&input, &killed, dir.path().join("final.log")).finish();
     let left = final_counters["events"].as_u64().expect("events");
     let total = reference_counters["events"].as_u64().expect("events");
     assert!(left > 0 && left < total, "the last run consumed {left} of {total} events: it should resume part-way");
 
-    assert_eq!(prices(&killed), reference_prices, "final prices differ from the uninterrupted run's");
+    assert_eq!(common::workload::prices(&killed), reference_prices, "final prices differ from the uninterrupted run's");
 
     let killed_records = records(&killed);
     let emitted: BTreeSet<(String, u64)> = killed_records.iter().map(|p| (p.key(), p.version)).collect();

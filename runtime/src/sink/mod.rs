@@ -1,10 +1,12 @@
-//! Where output records go. The embedded default writes NDJSON files; the Kafka sink
-//! (later) writes topics. A sink must make everything written durable in `flush`: the
+//! Where output records go. The embedded default writes NDJSON files; [`KafkaSink`]
+//! writes topics. A sink must make everything written durable in `flush`: the
 //! batch's state commits only after it returns.
 
 mod file;
+mod kafka;
 
 pub use file::FileSink;
+pub use kafka::KafkaSink;
 
 use crate::pipeline::BatchOutput;
 

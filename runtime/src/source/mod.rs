@@ -1,11 +1,13 @@
 //! Where input events come from. The embedded default reads NDJSON files or standard
-//! input; every source hands its micro-batches to the shared [`Runner`].
+//! input, a deployment a Kafka topic; every source hands its micro-batches to the shared [`Runner`].
 
 mod file;
+mod kafka;
 mod runner;
 mod stdin;
 
 pub use file::run_file;
+pub use kafka::{Until, position_source, run_kafka};
 pub use runner::{Plugins, Runner};
 pub use stdin::{STDIN_NAME, STDIN_SOURCE, run_reader, run_stdin};
 

@@ -96,7 +96,18 @@ impl<'a> Runner<'a> {
     /// Prices one micro-batch and commits it with `position`, the opaque resume point of
     /// `source` after these inputs. Returns the batch's counters.
     pub fn batch(&mut self, inputs: &[Input], source: &str, position: Vec<u8>) -> Result<Stats> {
-        self.run(inputs, Some((source, position)))
+        self.run(inputs, vec![(source.to_owned(), position)])
+    }
+
+    /// Like [`Runner::batch`] for a source with several positions (a Kafka topic's
+    /// partitions): each `(source, position)` commits with the batch.
+    pub fn batch_at(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>) -> Result<Stats> {
+        self.run(inputs, positions)
+    }
+
+    /// Waits until the commit in flight has landed: everything priced so far is durable.
+    pub fn settle(&mut self) -> Result<()> {
+        self.wait()
     }
 
     /// Runs one batch of queued operations' work with no input (an idle stream), if there
@@ -108,12 +119,12 @@ impl<'a> Runner<'a> {
             self.wait()?;
             return Ok(false);
         }
-        self.run(&[], None)?;
+        self.run(&[], Vec::new())?;
         self.wait()?;
         Ok(true)
     }
 
-    fn run(&mut self, inputs: &[Input], position: Option<(&str, Vec<u8>)>) -> Result<Stats> {
+    fn run(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>) -> Result<Stats> {
         // Taken once: the whole batch is priced by one snapshot of the set.
         let snapshot;
         let plugins = match self.plugins {
@@ -144,8 +155,8 @@ impl<'a> Runner<'a> {
             ops.after_batch(&out, &shadows, plugins);
         }
         let mut pending = std::mem::take(&mut out.pending);
-        if let Some((source, position)) = position {
-            pending.set_position(source, position);
+        for (source, position) in positions {
+            pending.set_position(&source, position);
         }
         self.wait()?;
         let committer = self.state.committer();

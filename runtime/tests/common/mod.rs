@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod kafka;
+pub mod process;
 pub mod rig;
 pub mod workload;
 

@@ -1,0 +1,135 @@
+//! The `pricing` binary as a child process: started, watched, killed, finished.
+
+use std::ffi::OsStr;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any one run may take, including compiling the plugins at start. Generous:
+/// the machine may be busy with other builds and tests.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+/// The signal a hard kill sends.
+pub const SIGKILL: i32 = 9;
+
+/// A running `pricing`, killed if the test fails before it ends.
+pub struct Run {
+    /// The process.
+    pub child: Child,
+    log: PathBuf,
+}
+
+impl Run {
+    /// Starts `pricing ARGS...` with stderr (its log and final counters) in `log`.
+    pub fn spawn(args: impl IntoIterator<Item = impl AsRef<OsStr>>, log: PathBuf) -> Run {
+        Run::spawn_with_env(args, &[], log)
+    }
+
+    /// Like [`Run::spawn`], with extra environment variables.
+    pub fn spawn_with_env(
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        env: &[(&str, &str)],
+        log: PathBuf,
+    ) -> Run {
+        let stderr = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_pricing"))
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            // A file, not a pipe: nobody reads it while the run goes on.
+            .stderr(stderr)
+            .spawn()
+            .expect("starts pricing");
+        Run { child, log }
+    }
+
+    /// Whether the run has ended, and how.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("polls the child")
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until its log contains `text`, failing if it ends first or takes too long.
+    pub fn wait_for_log(&mut self, text: &str) {
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        while !self.log().contains(text) {
+            if let Some(status) = self.exited() {
+                panic!("pricing ended ({status}) before logging {text:?}:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "pricing did not log {text:?} in {RUN_TIMEOUT:?}:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the run to end on its own and returns its status and log.
+    pub fn wait(mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.exited() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "pricing did not finish in {RUN_TIMEOUT:?}:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, self.log())
+    }
+
+    /// Waits for the run to end on its own, successfully, and returns its counters (the
+    /// JSON it prints last on stderr).
+    pub fn finish(self) -> serde_json::Value {
+        let (status, log) = self.wait();
+        assert!(status.success(), "pricing failed ({status}):\n{log}");
+        let start = log.find("\n{").map(|i| i + 1).unwrap_or_else(|| panic!("no counters in:\n{log}"));
+        serde_json::from_str(&log[start..]).unwrap_or_else(|e| panic!("counters: {e}:\n{log}"))
+    }
+
+    /// Kills it with SIGKILL and checks it was still running when hit.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("sends SIGKILL");
+        let status = self.child.wait().expect("reaps the child");
+        // A child that had already exited would report its own status, not the signal:
+        // this proves the kill hit a run that was still going.
+        assert_eq!(status.signal(), Some(SIGKILL), "pricing was not running when killed: {status}\n{}", self.log());
+    }
+}
+
+/// `pricing run EVENTS --no-admin --data DATA` to its end (the embedded file source,
+/// the reference the Kafka runs are compared with); returns its counters.
+pub fn run_files(events: &std::path::Path, data: &std::path::Path, log: PathBuf) -> serde_json::Value {
+    let args = [OsStr::new("run"), events.as_os_str(), OsStr::new("--no-admin"), OsStr::new("--data")];
+    Run::spawn(args.into_iter().chain([data.as_os_str()]), log).finish()
+}
+
+/// `pricing run --config CONFIG`, with `--until-caught-up` when asked (a Kafka run).
+pub fn run_config(config: &std::path::Path, until_caught_up: bool, log: PathBuf) -> Run {
+    let mut args = vec![OsStr::new("run"), OsStr::new("--config"), config.as_os_str()];
+    if until_caught_up {
+        args.push(OsStr::new("--until-caught-up"));
+    }
+    Run::spawn(args, log)
+}
+
+impl Run {
+    /// Asks it to stop with SIGTERM and waits until it has, successfully.
+    pub fn terminate(self) -> String {
+        let status = Command::new("kill").args(["-TERM".to_owned(), self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM failed");
+        let (status, log) = self.wait();
+        assert!(status.success(), "pricing did not stop cleanly on SIGTERM ({status}):\n{log}");
+        log
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
