@@ -190,7 +190,7 @@ impl Broker {
     /// Reads every record of `topic` so far, in offset order within each partition.
     pub fn read_all(&self, topic: &str) -> Vec<Record> {
         let mut tail = Tail::new(self, topic);
-        tail.poll();
+        tail.read(Duration::from_secs(2), TIMEOUT * 4);
         tail.records
     }
 
@@ -253,20 +253,29 @@ impl Tail {
         Tail { consumer, partitions, caught_up: false, records: Vec::new() }
     }
 
-    /// Reads what the topic holds now; returns the number of records read so far. It
-    /// reads until every partition has reported its end, or nothing has arrived for a
-    /// while: tansu 0.6 reports a partition's end only when its last batch holds one
-    /// record (its high watermark is that batch's base offset + 1), and a topic still
-    /// being written to may never have all its ends at once.
+    /// Reads what has arrived since the last call, for at most about a second (a
+    /// topic being written to keeps arriving); returns the number of records read so
+    /// far. Made for following progress; [`Broker::read_all`] reads a finished topic.
     pub fn poll(&mut self) -> usize {
+        // The first read waits longer: connecting and the first fetch take a moment.
+        let (quiet, limit) = if self.caught_up {
+            (Duration::from_millis(300), Duration::from_secs(1))
+        } else {
+            (Duration::from_secs(2), Duration::from_secs(5))
+        };
+        self.read(quiet, limit)
+    }
+
+    /// Reads until every partition has reported its end, nothing has arrived for
+    /// `quiet`, or `limit` has passed. tansu 0.6 reports a partition's end only when its
+    /// last batch holds one record (its high watermark is that batch's base offset + 1),
+    /// so quiet is what ends most reads.
+    fn read(&mut self, quiet: Duration, limit: Duration) -> usize {
         let mut at_end = std::collections::BTreeSet::new();
         let partitions = usize::try_from(self.partitions).expect("partitions");
         let started = Instant::now();
-        // The first read waits longer: connecting and the first fetch take a moment.
-        let quiet = if self.caught_up { Duration::from_millis(300) } else { Duration::from_secs(2) };
         let mut last = Instant::now();
-        while at_end.len() < partitions && last.elapsed() < quiet {
-            assert!(started.elapsed() < TIMEOUT * 4, "reading a topic: no end in {:?}", TIMEOUT * 4);
+        while at_end.len() < partitions && last.elapsed() < quiet && started.elapsed() < limit {
             match self.consumer.poll(Duration::from_millis(50)) {
                 Some(Ok(m)) => {
                     self.records.push(record(&m));
