@@ -35,10 +35,12 @@ pub fn prices(data: &Path) -> Vec<DeparturePrice> {
 
 /// The current prices of `data` without what depends on how events were batched and
 /// interleaved: what runs over the same events must agree on, whatever the
-/// partitioning. Dropped: version numbers, causes and times; and retired departures,
-/// since a departure that a later product update removes is priced and then retired
-/// when the two updates fall in different batches, and never priced at all when one
-/// batch holds both: either way it is not for sale.
+/// partitioning. Kept: each departure's status and price. Dropped: version numbers,
+/// causes and times; components, rule versions and the unavailability reason, which a
+/// new version carries only when the price or status changes (so they are those of the
+/// batch that last changed it); and retired departures, since a departure that a later
+/// product update removes is priced and then retired when the two updates fall in
+/// different batches, and never priced at all when one batch holds both.
 pub fn settled(data: &std::path::Path) -> Vec<pricing_runtime::state::DeparturePrice> {
     prices(data)
         .into_iter()
@@ -47,6 +49,9 @@ pub fn settled(data: &std::path::Path) -> Vec<pricing_runtime::state::DepartureP
             version: 0,
             cause: String::new(),
             event_ts: String::new(),
+            components: Vec::new(),
+            rules: Default::default(),
+            reason: None,
             ..p
         })
         .collect()
