@@ -184,7 +184,8 @@ impl Broker {
                 }
             }
         }
-        producer.flush(TIMEOUT).expect("all records acknowledged");
+        // Single-record batches go at a few thousand per second: a large input takes minutes.
+        producer.flush(TIMEOUT * 20).expect("all records acknowledged");
     }
 
     /// Reads every record of `topic` so far, in offset order within each partition.
