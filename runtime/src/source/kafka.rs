@@ -57,7 +57,12 @@ pub enum Until {
 /// The source name under which a partition's next offset is committed.
 #[must_use]
 pub fn position_source(topic: &str, partition: i32) -> String {
-    format!("kafka:{topic}:{partition}")
+    format!("{}{partition}", position_prefix(topic))
+}
+
+/// What every partition's source name of `topic` starts with.
+fn position_prefix(topic: &str) -> String {
+    format!("kafka:{topic}:")
 }
 
 /// What the consumer thread hands the pipeline.
@@ -73,6 +78,9 @@ enum Handoff {
 /// Events read and not yet handed over, with the offsets after them.
 #[derive(Default)]
 struct Assembling {
+    /// A complete batch the pipeline had no room for yet. It holds older events than
+    /// `inputs`, so it is always handed over first.
+    held: Option<Handoff>,
     inputs: Vec<Input>,
     next: BTreeMap<i32, i64>,
     started: Option<Instant>,
@@ -85,6 +93,11 @@ impl Assembling {
         }
         self.started = None;
         Some(Handoff::Batch(std::mem::take(&mut self.inputs), std::mem::take(&mut self.next)))
+    }
+
+    /// Everything read and not handed over, oldest first.
+    fn take_all(&mut self) -> impl Iterator<Item = Handoff> + use<> {
+        self.held.take().into_iter().chain(self.take())
     }
 }
 
@@ -113,9 +126,9 @@ impl Shared {
     /// committed, and commits the offsets to Kafka. Used before partitions are given up
     /// and before a caught-up run ends.
     fn drain_and_commit(&self, consumer: &BaseConsumer<Ctx>) {
-        let batch = lock(&self.assembling).take();
+        let batches: Vec<Handoff> = lock(&self.assembling).take_all().collect();
         let (reply, done) = sync_channel(1);
-        let handed = batch.is_none_or(|b| self.to_pipeline.send(b).is_ok());
+        let handed = batches.into_iter().all(|b| self.to_pipeline.send(b).is_ok());
         if !handed || self.to_pipeline.send(Handoff::Barrier(reply)).is_err() || done.recv().is_err() {
             // The pipeline has stopped; the process is ending with its error.
             return;
@@ -247,19 +260,16 @@ pub fn run_kafka(
     })
 }
 
-/// Positions stored in fjall for each of the topic's partitions.
+/// The next offset stored in fjall for each partition of the events topic this process
+/// has consumed. Partitions it has never read have none (read from the beginning).
 fn stored_positions(config: &KafkaConfig, runner: &Runner<'_>) -> Result<BTreeMap<i32, i64>> {
+    let prefix = position_prefix(&config.topics.events);
     let mut positions = BTreeMap::new();
-    let partitions = crate::kafka::prepare(config)?;
-    for p in 0..partitions {
-        let source = position_source(&config.topics.events, p);
-        if let Some(bytes) = runner.state().position(&source)? {
-            let offset = bytes
-                .try_into()
-                .map(i64::from_le_bytes)
-                .map_err(|_| anyhow::anyhow!("stored position of {source} is corrupt"))?;
-            positions.insert(p, offset);
-        }
+    for (source, bytes) in runner.state().positions(&prefix)? {
+        let corrupt = || anyhow::anyhow!("stored position of {source} is corrupt");
+        let partition: i32 = source[prefix.len()..].parse().map_err(|_| corrupt())?;
+        let offset = bytes.as_slice().try_into().map(i64::from_le_bytes).map_err(|_| corrupt())?;
+        positions.insert(partition, offset);
     }
     Ok(positions)
 }
@@ -324,7 +334,6 @@ fn poll_loop(
     stop: &AtomicBool,
 ) -> Result<()> {
     let mut at_end: HashSet<i32> = HashSet::new();
-    let mut ready: Option<Handoff> = None;
     let mut paused = false;
     while !shared.stop.load(Ordering::Relaxed) {
         shared.store_landed(consumer);
@@ -350,15 +359,18 @@ fn poll_loop(
             }
             None => {}
         }
-        if ready.is_none() {
+        // The batch to hand over: the one held back, or a newly complete one. It stays
+        // in `assembling` while it waits, so a revocation hands it over first.
+        let ready = {
             let mut a = lock(&shared.assembling);
             let full = a.inputs.len() >= batch_size;
             let waited = a.started.is_some_and(|s| s.elapsed() >= wait);
-            if full || waited {
-                ready = a.take();
+            if a.held.is_none() && (full || waited) {
+                a.held = a.take();
             }
-        }
-        if let Some(batch) = ready.take() {
+            a.held.take()
+        };
+        if let Some(batch) = ready {
             match shared.to_pipeline.try_send(batch) {
                 Ok(()) => {
                     if paused {
@@ -368,7 +380,7 @@ fn poll_loop(
                 }
                 Err(TrySendError::Full(batch)) => {
                     // The pipeline is behind: stop fetching, keep polling.
-                    ready = Some(batch);
+                    lock(&shared.assembling).held = Some(batch);
                     if !paused {
                         set_paused(consumer, true);
                         paused = true;
@@ -378,14 +390,12 @@ fn poll_loop(
             }
         }
         if stop.load(Ordering::Relaxed) {
-            if let Some(batch) = ready.take() {
-                let _ = shared.to_pipeline.send(batch);
-            }
             shared.drain_and_commit(consumer);
             tracing::info!("stopping: the events read are priced and committed");
             break;
         }
-        if until == Until::CaughtUp && ready.is_none() && caught_up(consumer, &at_end) {
+        let waiting = lock(&shared.assembling).held.is_some();
+        if until == Until::CaughtUp && !waiting && caught_up(consumer, &at_end) {
             shared.drain_and_commit(consumer);
             if lock(&shared.assembling).inputs.is_empty() {
                 tracing::info!("every assigned partition is consumed to its end");

@@ -160,6 +160,18 @@ impl State {
         Ok(self.ks.meta.get(format!("position/{source}"))?.map(|v| v.to_vec()))
     }
 
+    /// Every stored input position whose source name starts with `prefix`, as
+    /// (source, position) pairs in source order.
+    pub fn positions(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for kv in self.ks.meta.prefix(format!("position/{prefix}").as_bytes()) {
+            let (k, v) = kv.into_inner()?;
+            let source = String::from_utf8_lossy(&k["position/".len()..]).into_owned();
+            out.push((source, v.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// The current price of a departure.
     pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
         self.ks.prices.get(departure.as_bytes())?.map(|v| stored_price(&v, "price")).transpose()
