@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod conform;
 pub mod engine;
 pub mod r#gen;
 pub mod intake;

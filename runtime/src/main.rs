@@ -106,6 +106,9 @@ enum Command {
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
+    /// Check a plugin component, built in any language, against a kind's conformance
+    /// cases: pass/fail per case, its metadata and its cost per departure.
+    Conform(cli::conform::ConformArgs),
     /// Operate a running engine through its admin API: plugin versions, shadow runs,
     /// reprice, price rollback.
     Admin(cli::admin::AdminArgs),
@@ -157,6 +160,7 @@ fn run_cli() -> Result<()> {
             })
         }
         Command::Admin(args) => cli::admin::run(args),
+        Command::Conform(args) => cli::conform::run(&args),
         Command::Demo { events, data, exit } => demo(&events, &data, exit),
         Command::Calendar { product, data } => calendar(&product, &data),
         Command::History { departure, data } => history(&departure, &data),

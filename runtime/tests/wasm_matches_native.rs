@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::{as_batch_result, host, reference};
-use pricing_runtime::engine::{Plugin, PluginHost};
-use pricing_sdk::testing::{Case, departure, run_native};
+use common::{host, reference};
+use pricing_runtime::engine::Plugin;
+use pricing_sdk::testing::{Case, run_native};
 use pricing_sdk::wire::BatchBuilder;
 use pricing_sdk::{PricingRule, driver};
-use serde_json::{Value, json};
 
 /// Runs each case natively and through the component; both must agree and be right.
 fn each_case_agrees<R: PricingRule>(plugin: &Plugin, cases: &[Case]) {
@@ -18,7 +17,7 @@ fn each_case_agrees<R: PricingRule>(plugin: &Plugin, cases: &[Case]) {
         let native = run_native::<R>(case);
         let wasm = case.run_with(
             |key, data| plugin.decode_quote(key, data).expect("decode does not trap"),
-            |batch| as_batch_result(plugin.price_batch(batch, 1).expect("price does not trap")),
+            |batch| plugin.price_batch(batch, 1).expect("price does not trap").into_batch_result(),
         );
         assert_eq!(native, wasm, "{}: native and wasm differ", case.name);
         assert!(case.accepts(&wasm), "{}: expected {:?}, wasm gave {wasm:?}", case.name, case.expect);
@@ -42,13 +41,13 @@ fn one_batch_agrees<R: PricingRule>(plugin: &Plugin, cases: &[Case]) {
     assert!(n > 1);
     let bytes = batch.finish();
     let native = driver::price_batch::<R>(bytes);
-    let wasm = as_batch_result(plugin.price_batch(bytes, n).expect("price does not trap"));
+    let wasm = plugin.price_batch(bytes, n).expect("price does not trap").into_batch_result();
     assert_eq!(native, wasm);
 }
 
-fn dependencies_agree<R: PricingRule>(plugin: &Plugin, bindings: &[Value]) {
-    let departures = vec![departure("SHA", "XMN", "2026-12-30", 3, 2), departure("PEK", "XMN", "2027-02-27", 4, 3)];
-    for binding in bindings {
+fn dependencies_agree<R: PricingRule>(plugin: &Plugin, kind: &str) {
+    let departures = common::conformance::departures();
+    for binding in common::conformance::bindings(kind) {
         let text = binding.to_string();
         let native = driver::dependencies::<R>(&text, &departures);
         let wasm = plugin.dependencies(&text, &departures).expect("dependencies do not trap");
@@ -56,43 +55,37 @@ fn dependencies_agree<R: PricingRule>(plugin: &Plugin, bindings: &[Value]) {
     }
 }
 
-fn check<R: PricingRule>(host: &PluginHost, kind: &str, cases: &[Case], bindings: &[Value]) {
-    let plugin = reference(host, kind);
+fn check<R: PricingRule>(kind: &str, cases: &[Case]) {
+    let plugin = reference(&host(), kind);
     assert_eq!(plugin.info().kind, kind);
     assert_eq!(plugin.info().role, R::metadata().role);
     assert_eq!(plugin.info().version, R::metadata().version);
     each_case_agrees::<R>(&plugin, cases);
     one_batch_agrees::<R>(&plugin, cases);
-    dependencies_agree::<R>(&plugin, bindings);
+    dependencies_agree::<R>(&plugin, kind);
 }
 
 #[test]
 fn flight() {
-    let bindings = [json!({"kind": "flight", "markup_bp": 300}), json!({"kind": "flight"}), json!([1])];
-    check::<plugin_flight::Flight>(&host(), "flight", &plugin_flight::cases::cases(), &bindings);
+    check::<plugin_flight::Flight>("flight", &plugin_flight::cases::cases());
 }
 
 #[test]
 fn hotel() {
-    let bindings = [json!({"kind": "hotel", "hotel": "H88"}), json!({"kind": "hotel"}), json!({"hotel": 7})];
-    check::<plugin_hotel::Hotel>(&host(), "hotel", &plugin_hotel::cases::cases(), &bindings);
+    check::<plugin_hotel::Hotel>("hotel", &plugin_hotel::cases::cases());
 }
 
 #[test]
 fn insurance() {
-    let bindings = [json!({"kind": "insurance", "plan": "basic"}), json!({"kind": "insurance"})];
-    check::<plugin_insurance::Insurance>(&host(), "insurance", &plugin_insurance::cases::cases(), &bindings);
+    check::<plugin_insurance::Insurance>("insurance", &plugin_insurance::cases::cases());
 }
 
 #[test]
 fn cruise() {
-    let bindings = [json!({"kind": "cruise", "ship": "SPIRIT", "cabin": "OV"}), json!({"kind": "cruise", "ship": "X"})];
-    check::<plugin_cruise::Cruise>(&host(), "cruise", &plugin_cruise::cases::cases(), &bindings);
+    check::<plugin_cruise::Cruise>("cruise", &plugin_cruise::cases::cases());
 }
 
 #[test]
 fn discount() {
-    let bindings =
-        [json!({"kind": "discount", "rules": ["EB30", "FULL200"]}), json!({"kind": "discount", "rules": "EB30"})];
-    check::<plugin_discount::Discount>(&host(), "discount", &plugin_discount::cases::cases(), &bindings);
+    check::<plugin_discount::Discount>("discount", &plugin_discount::cases::cases());
 }

@@ -84,6 +84,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod conformance;
 pub mod date;
 pub mod driver;
 pub mod fields;

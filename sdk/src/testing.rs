@@ -10,7 +10,8 @@ use crate::types::{Departure, PriceError};
 use crate::wire::{BatchBuilder, DepartureContext};
 
 /// One resource of a case: its key and every supplier's quote data (empty: unknown).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CaseResource {
     /// The resource key, e.g. `SHA/XMN/2026-12-01`.
     pub key: String,
@@ -18,8 +19,10 @@ pub struct CaseResource {
     pub quotes: Vec<Value>,
 }
 
-/// What a case must produce.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a case must produce. In a cases file: `{"price": N}`, `"unavailable"` or
+/// `"invalid"`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Expect {
     /// This per-person amount (after markup, for components).
     Price(i64),
@@ -27,6 +30,20 @@ pub enum Expect {
     Unavailable,
     /// [`PriceError::InvalidInput`] from a quote or the rule, any reason.
     Invalid,
+}
+
+impl Expect {
+    /// Whether `outcome` is this: the same price, or the same class of refusal (any
+    /// reason: implementations word them differently).
+    #[must_use]
+    pub fn accepts(&self, outcome: &Result<i64, PriceError>) -> bool {
+        match (self, outcome) {
+            (Expect::Price(want), Ok(got)) => want == got,
+            (Expect::Unavailable, Err(PriceError::Unavailable(_)))
+            | (Expect::Invalid, Err(PriceError::InvalidInput(_))) => true,
+            _ => false,
+        }
+    }
 }
 
 /// A pricing case: one departure, its resources in dependency order, and the answer.
@@ -93,11 +110,7 @@ impl Case {
     /// Whether `outcome` is what this case expects.
     #[must_use]
     pub fn accepts(&self, outcome: &Result<i64, PriceError>) -> bool {
-        matches!(
-            (&self.expect, outcome),
-            (Expect::Price(want), Ok(got)) if want == got
-        ) || matches!((&self.expect, outcome), (Expect::Unavailable, Err(PriceError::Unavailable(_))))
-            || matches!((&self.expect, outcome), (Expect::Invalid, Err(PriceError::InvalidInput(_))))
+        self.expect.accepts(outcome)
     }
 
     /// Runs the case with the given quote decoder and batch pricer. The host's tests
@@ -107,23 +120,44 @@ impl Case {
         mut decode: impl FnMut(&str, &str) -> Result<Vec<u8>, PriceError>,
         price: impl FnOnce(&[u8]) -> driver::BatchResult,
     ) -> Result<i64, PriceError> {
+        let outcome = self
+            .try_run_with(|key, data| Ok::<_, std::convert::Infallible>(decode(key, data)), |batch| Ok(price(batch)));
+        match outcome {
+            Ok(answer) => answer,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Case::run_with`] for callers whose decoder and pricer can fail as a whole (a
+    /// component that traps): the first such failure ends the case with `Err`.
+    ///
+    /// # Errors
+    /// The decoder's or the pricer's own failure.
+    pub fn try_run_with<E>(
+        &self,
+        mut decode: impl FnMut(&str, &str) -> Result<Result<Vec<u8>, PriceError>, E>,
+        price: impl FnOnce(&[u8]) -> Result<driver::BatchResult, E>,
+    ) -> Result<Result<i64, PriceError>, E> {
         let mut stored: Vec<Vec<Vec<u8>>> = Vec::new();
         for resource in &self.resources {
             let mut quotes = Vec::new();
             for q in &resource.quotes {
-                quotes.push(decode(&resource.key, &q.to_string())?);
+                match decode(&resource.key, &q.to_string())? {
+                    Ok(quote) => quotes.push(quote),
+                    Err(refused) => return Ok(Err(refused)),
+                }
             }
             stored.push(quotes);
         }
         let mut batch = BatchBuilder::new();
         let refs: Vec<u32> = stored.iter().map(|qs| batch.add_resource(qs.iter().map(Vec::as_slice))).collect();
         batch.add_departure(&self.context, &refs);
-        let result = price(batch.finish());
-        match (result.errors.into_iter().next(), result.amounts.first()) {
+        let result = price(batch.finish())?;
+        Ok(match (result.errors.into_iter().next(), result.amounts.first()) {
             (Some((_, e)), _) => Err(e),
             (None, Some(&amount)) => Ok(amount),
             (None, None) => Err(PriceError::invalid("plugin returned no amount")),
-        }
+        })
     }
 }
 

@@ -72,6 +72,25 @@ pub struct BatchOutcome {
     pub results: Vec<Result<i64, PriceError>>,
 }
 
+impl BatchOutcome {
+    /// The outcome in the SDK driver's shape (amounts plus a sparse error list), to
+    /// compare with the native driver or run SDK test cases.
+    #[must_use]
+    pub fn into_batch_result(self) -> pricing_sdk::driver::BatchResult {
+        let mut out = pricing_sdk::driver::BatchResult::default();
+        for (i, r) in self.results.into_iter().enumerate() {
+            match r {
+                Ok(a) => out.amounts.push(a),
+                Err(e) => {
+                    out.amounts.push(0);
+                    out.errors.push((i as u32, e));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The live instance and its store.
 struct Live {
     store: Store<StoreState>,

@@ -2,16 +2,16 @@
 
 #![allow(dead_code)]
 
+pub mod conformance;
 pub mod http;
 pub mod kafka;
 pub mod process;
 pub mod rig;
 pub mod workload;
 
-use pricing_runtime::engine::{BatchOutcome, EngineConfig, Plugin, PluginHost};
+use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost};
 use pricing_runtime::plugins;
 use pricing_sdk::Date;
-use pricing_sdk::driver::BatchResult;
 use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 
 /// A host with the default limits.
@@ -27,21 +27,6 @@ pub fn reference(host: &PluginHost, kind: &str) -> Plugin {
 /// Reads a component the build script produced.
 pub fn artifact(a: plugins::Artifact) -> Vec<u8> {
     std::fs::read(a.path).unwrap_or_else(|e| panic!("{}: {e}", a.path))
-}
-
-/// The plugin's outcome in the SDK driver's shape, to compare with the native driver.
-pub fn as_batch_result(outcome: BatchOutcome) -> BatchResult {
-    let mut out = BatchResult::default();
-    for (i, r) in outcome.results.into_iter().enumerate() {
-        match r {
-            Ok(a) => out.amounts.push(a),
-            Err(e) => {
-                out.amounts.push(0);
-                out.errors.push((i as u32, e));
-            }
-        }
-    }
-    out
 }
 
 /// A batch of `n` departures with `nights` nights and no resources.
