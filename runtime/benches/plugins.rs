@@ -2,14 +2,21 @@
 //! departures: the same batch bytes priced by the rule code called natively (the SDK
 //! driver, exactly what the component runs) and through the wasm component, in one run.
 //!
+//! A second table puts the plugins written in other languages (`plugins/build-foreign`:
+//! `insurance` in JavaScript, `ticket` in Python) beside the Rust insurance component,
+//! the nearest in shape (one resource, two suppliers), at the same batch sizes: size,
+//! load (compile and check) time and ns per departure.
+//!
 //! Run: `cargo bench -p pricing-runtime --bench plugins`
-//! (`-- --quick` for a short run). Prints a markdown table: median ns per departure
+//! (`-- --quick` for a short run). Prints markdown tables: median ns per departure
 //! over the samples, and wasm / native.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use pricing_runtime::engine::{EngineConfig, PluginHost};
+use std::path::{Path, PathBuf};
+
+use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost};
 use pricing_runtime::plugins;
 use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 use pricing_sdk::{Date, PricingRule, driver};
@@ -85,18 +92,22 @@ const SHAPES: &[Shape] = &[
 ];
 
 /// A batch of `n` departures sharing a pool of about n/2 resources, as the departures
-/// re-priced for one change share route-dates and hotel nights.
+/// re-priced for one change share route-dates and hotel nights; quotes stored as `R`'s
+/// native driver stores them.
 fn batch<R: PricingRule>(shape: &Shape, n: usize) -> Vec<u8> {
+    batch_with(shape, n, |key, data| driver::decode_quote::<R>(key, data).expect("bench quote is valid"))
+}
+
+/// [`batch`] with quotes stored by `decode` (a component's own `decode-quote`: every
+/// plugin has its own stored form).
+fn batch_with(shape: &Shape, n: usize, decode: impl Fn(&str, &str) -> Vec<u8>) -> Vec<u8> {
     let pool = n / 2 + shape.deps;
     let mut b = BatchBuilder::new();
     let ids: Vec<u32> = (0..pool)
         .map(|i| {
             let key = (shape.key)(i);
-            let quotes: Vec<Vec<u8>> = (0..shape.suppliers)
-                .map(|s| {
-                    driver::decode_quote::<R>(&key, &(shape.quote)(i, s).to_string()).expect("bench quote is valid")
-                })
-                .collect();
+            let quotes: Vec<Vec<u8>> =
+                (0..shape.suppliers).map(|s| decode(&key, &(shape.quote)(i, s).to_string())).collect();
             b.add_resource(quotes.iter().map(Vec::as_slice))
         })
         .collect();
@@ -178,6 +189,86 @@ fn run<R: PricingRule>(host: &PluginHost, shape: &Shape, quick: bool) {
     }
 }
 
+/// The ticket kind's batches: one attraction-date per departure, two suppliers.
+const TICKET: Shape = Shape {
+    kind: "ticket",
+    deps: 1,
+    suppliers: 2,
+    key: |i| format!("GULANGYU/{}", Date::from_days(20_000 + i as i32)),
+    quote: |i, s| json!({"price": 10_000 + (i * 31 + s * 977) % 8_000, "quota": 2 + (i + s) % 5}),
+    nights: 2,
+    subtotal: 0,
+};
+
+/// Builds the other languages' components (cached by `plugins/build-foreign`).
+fn foreign_components() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
+    let out = target.join("foreign-plugins");
+    let status =
+        std::process::Command::new(repo.join("plugins/build-foreign")).arg(&out).status().expect("build-foreign runs");
+    assert!(status.success(), "plugins/build-foreign failed");
+    out
+}
+
+/// A quote in the stored form of `plugin`.
+fn stored(plugin: &Plugin, key: &str, data: &str) -> Vec<u8> {
+    plugin.decode_quote(key, data).expect("decodes").expect("bench quote is valid")
+}
+
+/// Loads a component, timing the compile and checks.
+fn load_timed(host: &PluginHost, wasm: &[u8]) -> (Plugin, f64) {
+    let t = Instant::now();
+    let plugin = host.load(wasm).expect("the component loads");
+    (plugin, t.elapsed().as_secs_f64() * 1e3)
+}
+
+/// The Rust insurance component beside its JavaScript port and the Python ticket plugin.
+fn foreign(host: &PluginHost, quick: bool) {
+    let dir = foreign_components();
+    let rust_wasm = plugins::reference("insurance").expect("reference insurance");
+    let js_wasm = std::fs::read(dir.join("insurance-js.wasm")).expect("insurance-js.wasm");
+    let py_wasm = std::fs::read(dir.join("ticket.wasm")).expect("ticket.wasm");
+    let (rust, rust_ms) = load_timed(host, rust_wasm);
+    let (js, js_ms) = load_timed(host, &js_wasm);
+    let (py, py_ms) = load_timed(host, &py_wasm);
+    let insurance = SHAPES.iter().find(|s| s.kind == "insurance").expect("insurance shape");
+    println!();
+    println!("| component | language | KiB | load ms |");
+    println!("|---|---|---:|---:|");
+    for (name, lang, size, ms) in [
+        ("insurance", "Rust", rust_wasm.len(), rust_ms),
+        ("insurance-js", "JavaScript", js_wasm.len(), js_ms),
+        ("ticket", "Python", py_wasm.len(), py_ms),
+    ] {
+        println!("| {name} | {lang} | {} | {ms:.0} |", size / 1024);
+    }
+    println!();
+    println!("| plugin | batch | Rust insurance ns/departure | this ns/departure | this / Rust |");
+    println!("|---|---:|---:|---:|---:|");
+    let (samples, sample_time) = if quick { (5, Duration::from_millis(20)) } else { (11, Duration::from_millis(100)) };
+    for (name, plugin, shape) in [("insurance (JavaScript)", &js, insurance), ("ticket (Python)", &py, &TICKET)] {
+        for n in [1usize, 10, 100, 1_000] {
+            let rust_bytes = batch_with(insurance, n, |k, d| stored(&rust, k, d));
+            let bytes = batch_with(shape, n, |k, d| stored(plugin, k, d));
+            let priced = plugin.price_batch(&bytes, n).expect("prices");
+            assert!(priced.results.iter().any(Result::is_ok), "{name}: nothing priced");
+            let (base, this) = measure_pair(
+                n,
+                samples,
+                sample_time,
+                || {
+                    black_box(rust.price_batch(black_box(&rust_bytes), n).expect("prices"));
+                },
+                || {
+                    black_box(plugin.price_batch(black_box(&bytes), n).expect("prices"));
+                },
+            );
+            println!("| {name} | {n} | {base:.1} | {this:.1} | {:.1}x |", this / base);
+        }
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let host = PluginHost::new(EngineConfig::default()).expect("host");
@@ -193,4 +284,5 @@ fn main() {
             other => unreachable!("no shape for {other}"),
         }
     }
+    foreign(&host, quick);
 }

@@ -38,7 +38,7 @@ fn a_non_loopback_address_without_a_token_is_refused() {
 fn the_config_section_refuses_unknown_fields_and_hides_the_token() {
     let config: AdminConfig = toml::from_str("listen = \"127.0.0.1:9000\"\ntoken = \"abc\"\n").expect("parses");
     assert_eq!(config.listen, "127.0.0.1:9000".parse().expect("address"));
-    assert_eq!(config.max_upload_mib, 16, "defaults fill the rest");
+    assert_eq!(config.max_upload_mib, 64, "defaults fill the rest");
     assert!(!format!("{config:?}").contains("abc"), "Debug must not print the token");
     let err = toml::from_str::<AdminConfig>("tokn = \"abc\"\n").expect_err("unknown field");
     assert!(err.to_string().contains("tokn"), "{err}");

@@ -45,7 +45,7 @@ fn the_example_parses_to_the_values_it_documents() {
                 enabled: true,
                 listen: "127.0.0.1:8181".parse().expect("addr"),
                 token: None,
-                max_upload_mib: 8,
+                max_upload_mib: 64,
             },
             operations: OpsConfig::default(),
             kafka: KafkaConfig::default(),

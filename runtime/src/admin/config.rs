@@ -26,7 +26,12 @@ pub struct AdminConfig {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 8080)), token: None, max_upload_mib: 16 }
+        AdminConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: None,
+            max_upload_mib: crate::registry::DEFAULT_MAX_UPLOAD_MIB,
+        }
     }
 }
 

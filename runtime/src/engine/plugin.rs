@@ -3,6 +3,7 @@
 //! into the host, see [`Plugin::native`]): the benchmarks use that to show what the
 //! WebAssembly boundary costs.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use pricing_sdk::{Departure, PriceError, PricingRule, Role};
@@ -101,6 +102,8 @@ struct Live {
 struct Wasm {
     pre: PluginPre<StoreState>,
     config: EngineConfig,
+    /// Calls retried on a fresh instance after a reused one hit the memory limit.
+    recycled: AtomicU64,
     live: Mutex<Option<Live>>,
 }
 
@@ -116,7 +119,7 @@ struct Native {
 }
 
 enum Backend {
-    Wasm(Wasm),
+    Wasm(Box<Wasm>),
     Native(Native),
 }
 
@@ -137,7 +140,11 @@ impl Plugin {
             hash,
         };
         let id = info.id();
-        Plugin { backend: Backend::Wasm(Wasm { pre, config, live: Mutex::new(None) }), info, id }
+        Plugin {
+            backend: Backend::Wasm(Box::new(Wasm { pre, config, recycled: AtomicU64::new(0), live: Mutex::new(None) })),
+            info,
+            id,
+        }
     }
 
     /// The rules of `R` run natively, without WebAssembly: no sandbox, no limits. For
@@ -278,33 +285,67 @@ impl Plugin {
     }
 
     /// Runs one call on the live instance (creating it if needed) with a fresh time
-    /// budget; on failure the instance is dropped and the failure classified.
-    fn call<T>(
-        &self,
-        f: impl FnOnce(&mut Store<StoreState>, &Bindings) -> wasmtime::Result<T>,
-    ) -> Result<T, PluginError> {
+    /// budget; on failure the instance is dropped and the failure classified. A memory
+    /// limit hit on a reused instance is retried once on a fresh one.
+    fn call<T>(&self, f: impl Fn(&mut Store<StoreState>, &Bindings) -> wasmtime::Result<T>) -> Result<T, PluginError> {
         let Backend::Wasm(w) = &self.backend else {
             return Err(PluginError::Contract { plugin: self.id.clone(), message: "not a component".into() });
         };
         let mut guard = w.lock();
-        let live = match guard.take() {
-            Some(live) => live,
-            None => w.instantiate(&self.id)?,
+        let (live, reused) = match guard.take() {
+            Some(live) => (live, true),
+            None => (w.instantiate(&self.id)?, false),
         };
-        let Live { mut store, bindings } = live;
-        store.set_epoch_deadline(w.deadline_ticks());
-        store.data_mut().limiter.denied = false;
-        match f(&mut store, &bindings) {
-            Ok(value) => {
-                *guard = Some(Live { store, bindings });
+        match w.run(&self.id, live, &f) {
+            Ok((value, live)) => {
+                *guard = Some(live);
                 Ok(value)
             }
-            Err(e) => Err(w.classify(&self.id, e, &store)),
+            // Some language runtimes never give memory back inside an instance
+            // (componentize-js's engine does not collect garbage): a reused instance
+            // can fill the limit with what earlier calls left. Calls are pure, so the
+            // call is run once more on a fresh instance; only a call that needs more
+            // than the limit by itself fails.
+            Err(PluginError::MemoryLimit { .. }) if reused => {
+                let n = w.recycled.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::debug!(plugin = %self.id, recycled = n, "memory limit on a reused instance: retrying on a fresh one");
+                let (value, live) = w.run(&self.id, w.instantiate(&self.id)?, &f)?;
+                *guard = Some(live);
+                Ok(value)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// How many calls hit the memory limit on a reused instance and were run again on a
+    /// fresh one (always 0 for native rules).
+    #[must_use]
+    pub fn recycled(&self) -> u64 {
+        match &self.backend {
+            Backend::Wasm(w) => w.recycled.load(Ordering::Relaxed),
+            Backend::Native(_) => 0,
         }
     }
 }
 
 impl Wasm {
+    /// One call on `live` with a fresh time budget; the instance comes back when the
+    /// call succeeded and is dropped (its state is unknown) when it failed.
+    fn run<T>(
+        &self,
+        id: &str,
+        live: Live,
+        f: &impl Fn(&mut Store<StoreState>, &Bindings) -> wasmtime::Result<T>,
+    ) -> Result<(T, Live), PluginError> {
+        let Live { mut store, bindings } = live;
+        store.set_epoch_deadline(self.deadline_ticks());
+        store.data_mut().limiter.denied = false;
+        match f(&mut store, &bindings) {
+            Ok(value) => Ok((value, Live { store, bindings })),
+            Err(e) => Err(self.classify(id, e, &store)),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<Live>> {
         // A panic while holding the lock cannot leave the Option half-written.
         self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

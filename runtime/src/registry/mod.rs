@@ -34,9 +34,14 @@ use crate::intake::now_rfc3339 as now;
 /// Shorthand.
 pub type Result<T> = std::result::Result<T, RegistryError>;
 
-/// Largest upload accepted by default: the reference plugins are about 200 KiB, so this
-/// leaves room for real rules while refusing something absurd.
-pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 16 << 20;
+/// Largest upload accepted by default, in MiB. The Rust reference plugins are about
+/// 200 KiB, but a component built from Python carries CPython and its standard library
+/// (~18 MiB) and one from JavaScript its engine (~12 MiB): room for those, while
+/// refusing something absurd.
+pub const DEFAULT_MAX_UPLOAD_MIB: u64 = 64;
+
+/// [`DEFAULT_MAX_UPLOAD_MIB`] in bytes.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = (DEFAULT_MAX_UPLOAD_MIB as usize) << 20;
 
 /// Who the seeded reference plugins are attributed to.
 pub const SEED_WHO: &str = "builtin";

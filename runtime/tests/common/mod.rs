@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod foreign;
 pub mod http;
 pub mod kafka;
 pub mod process;

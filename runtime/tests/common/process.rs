@@ -31,11 +31,26 @@ impl Run {
         env: &[(&str, &str)],
         log: PathBuf,
     ) -> Run {
+        Run::start(args, env, Stdio::null(), log)
+    }
+
+    /// Like [`Run::spawn_with_env`], with stdin a pipe the test writes events into
+    /// (`child.stdin`); closing it ends the input.
+    pub fn spawn_fed(args: impl IntoIterator<Item = impl AsRef<OsStr>>, env: &[(&str, &str)], log: PathBuf) -> Run {
+        Run::start(args, env, Stdio::piped(), log)
+    }
+
+    fn start(
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        env: &[(&str, &str)],
+        stdin: Stdio,
+        log: PathBuf,
+    ) -> Run {
         let stderr = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_pricing"))
             .args(args)
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::null())
             // A file, not a pipe: nobody reads it while the run goes on.
             .stderr(stderr)
