@@ -10,6 +10,7 @@ pub mod engine;
 pub mod r#gen;
 pub mod intake;
 pub mod kafka;
+pub mod metrics;
 pub mod ops;
 pub mod pipeline;
 pub mod plugins;

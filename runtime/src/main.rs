@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use pricing_runtime::admin;
 use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost};
-use pricing_runtime::ops::{Operations, watch};
+use pricing_runtime::ops::{Operations, ReadyPart, watch};
 use pricing_runtime::pipeline::{Pipeline, Stats};
 use pricing_runtime::plugins;
 use pricing_runtime::progress::{GenProgress, InputProgress};
@@ -25,8 +25,21 @@ mod cli;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Log format on stderr: `text` for people, `json` (one object per line) for log
+    /// pipelines [env: PRICING_LOG_FORMAT]
+    #[arg(long, global = true, value_enum, env = "PRICING_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object per line, with the span fields.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +138,8 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // The cause chain is what an operator needs; a backtrace is not.
+            // Plain text even with JSON logs: the process is ending, and a person or a
+            // supervisor reads this line.
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
@@ -132,16 +147,21 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run_cli() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,lsm_tree=warn,fjall=warn,wasmtime=warn,cranelift_codegen=warn".into()),
-        )
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,lsm_tree=warn,fjall=warn,wasmtime=warn,cranelift_codegen=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed span is logged (at its level) with its fields: the batch span's counts.
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
+    match cli.log_format {
         // Colour codes only on a terminal: a log file must stay greppable.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match Cli::parse().command {
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Json => logs.json().with_current_span(true).with_span_list(false).init(),
+    }
+    let json_logs = cli.log_format == LogFormat::Json;
+    match cli.command {
         Command::Plugins { files, call_budget_ms, memory_limit_mib } => {
             let config =
                 EngineConfig::default().with_call_budget_ms(call_budget_ms).with_memory_limit_mib(memory_limit_mib);
@@ -152,9 +172,16 @@ fn run_cli() -> Result<()> {
             let config = Config::resolve(config.as_deref(), overrides)?;
             let until = if until_caught_up { Until::CaughtUp } else { Until::Stopped };
             run(&config, serve, until, |_, stats, admin| {
-                eprintln!("{}", serde_json::to_string_pretty(stats)?);
-                if let Some(addr) = admin.filter(|_| serve) {
-                    eprintln!("inputs consumed; serving the admin API on http://{addr} (Ctrl-C to stop)");
+                // With JSON logs, the counters are one line too: every stderr line parses.
+                let counters =
+                    if json_logs { serde_json::to_string(stats)? } else { serde_json::to_string_pretty(stats)? };
+                eprintln!("{counters}");
+                match admin.filter(|_| serve) {
+                    Some(addr) if json_logs => {
+                        tracing::info!(url = %format!("http://{addr}"), "inputs consumed; serving the admin API")
+                    }
+                    Some(addr) => eprintln!("inputs consumed; serving the admin API on http://{addr} (Ctrl-C to stop)"),
+                    None => {}
                 }
                 Ok(())
             })
@@ -200,7 +227,8 @@ fn run(
         .with_max_upload_bytes(config.admin.max_upload_bytes());
     let registry = Arc::new(registry);
     let live = registry.live()?;
-    let ops = Arc::new(Operations::new(config.operations.clone(), Arc::clone(&registry)));
+    let metrics = pricing_runtime::metrics::Metrics::new(Some(data));
+    let ops = Arc::new(Operations::new(config.operations.clone(), Arc::clone(&registry)).with_metrics(metrics));
     let admin = if config.admin.enabled {
         Some(admin::serve(&config.admin, Arc::clone(&ops)).context("starting the admin API")?)
     } else {
@@ -217,9 +245,11 @@ fn run(
         None => None,
     };
     let state = State::open(&data.join("state")).with_context(|| format!("opening state in {}", data.display()))?;
+    ops.set_ready(ReadyPart::State, true);
     let mut sink: Box<dyn Sink> = if config.kafka.enabled() {
         // Checks the brokers answer and creates missing topics before anything is read.
         pricing_runtime::kafka::prepare(&config.kafka)?;
+        ops.set_ready(ReadyPart::Source, true);
         Box::new(KafkaSink::new(&config.kafka).context("creating the Kafka producer")?)
     } else {
         Box::new(FileSink::open(data).with_context(|| format!("opening the output files in {}", data.display()))?)
@@ -234,6 +264,10 @@ fn run(
         let stats = run_kafka(&config.kafka, batch_size, until, &stop, &mut runner, |p| progress.update(p));
         progress.finish();
         log_consumed(&config.kafka.topics.events, &stats?, started);
+    }
+    if !config.kafka.enabled() {
+        // Files and stdin are open as soon as they are read; a missing file fails the run.
+        ops.set_ready(ReadyPart::Source, true);
     }
     for file in &config.input.files {
         let started = Instant::now();

@@ -5,19 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use common::conformance::{KINDS, reference_case_file};
+use common::conformance::{KINDS, cases_path, reference_case_file};
 use pricing_runtime::plugins;
 use pricing_sdk::conformance::CaseFile;
 
 /// Set to rewrite the committed cases files from the reference plugins.
 const WRITE_ENV: &str = "PRICING_WRITE_CASES";
-
-fn cases_path(kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../examples/conformance/{kind}.json"))
-}
 
 fn conform(plugin: &Path, cases: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pricing"))
@@ -56,16 +52,7 @@ fn every_reference_plugin_passes_its_cases() {
     for (artifact, wasm) in plugins::REFERENCE {
         let plugin = dir.path().join(format!("{}.wasm", artifact.kind));
         std::fs::write(&plugin, wasm).expect("writes the component");
-        let out = conform(&plugin, &cases_path(artifact.kind), &["--json"]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}: {stdout}\n{}", artifact.kind, String::from_utf8_lossy(&out.stderr));
-        let report: serde_json::Value = serde_json::from_str(&stdout).expect("the report is JSON");
-        let cases = reference_case_file(artifact.kind);
-        // The kind, each pricing case, the one-batch check and each dependency case.
-        let checks = 1 + cases.cases.len() + 1 + cases.dependencies.len();
-        assert_eq!(report["passed"], checks, "{}: {stdout}", artifact.kind);
-        assert_eq!(report["failed"], 0);
-        assert_eq!(report["plugin"]["kind"], artifact.kind);
+        let report = common::conformance::passes(&plugin, artifact.kind);
         let ns = report["cost"]["ns_per_departure"].as_f64().expect("a cost");
         assert!(ns > 0.0, "{}: cost {ns}", artifact.kind);
     }

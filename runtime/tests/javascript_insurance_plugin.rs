@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::workload::{consume, prices};
 use pricing_runtime::engine::{EngineConfig, PluginHost, PluginSet};
@@ -15,23 +14,8 @@ use pricing_runtime::state::{DeparturePrice, Status};
 
 #[test]
 fn passes_the_reference_insurance_cases() {
-    let js = &common::foreign::build().insurance_js;
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/conformance/insurance.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_pricing"))
-        .arg("conform")
-        .arg(js)
-        .arg(&cases)
-        .args(["--json", "--time-ms", "0"])
-        .output()
-        .expect("pricing conform runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
-    let file = common::conformance::reference_case_file("insurance");
-    assert_eq!(report["passed"], 1 + file.cases.len() + 1 + file.dependencies.len(), "{stdout}");
-    assert_eq!(report["failed"], 0);
-    assert_eq!(report["plugin"]["kind"], "insurance");
-    assert!(report["plugin"]["description"].as_str().is_some_and(|d| d.contains("JavaScript")), "{stdout}");
+    let report = common::conformance::passes(&common::foreign::build().insurance_js, "insurance");
+    assert!(report["plugin"]["description"].as_str().is_some_and(|d| d.contains("JavaScript")), "{report}");
 }
 
 /// What both plugin sets must agree on: everything but the rules' ids (the hashes

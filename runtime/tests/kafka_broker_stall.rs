@@ -44,9 +44,12 @@ fn the_runtime_rides_out_a_stalled_broker() {
     let stalled_at = output.poll();
     broker.signal("CONT");
     let counters = run.finish();
-    assert!(output.poll() > stalled_at, "the run had already finished before the stall");
+    // A fresh reader: the tail's own fetch position may sit inside a batch the
+    // engine's producer wrote, which tansu 0.6 does not serve from the middle.
+    let departure_records = broker.read_all("departure-prices");
+    assert!(departure_records.len() > stalled_at, "the run had already finished before the stall");
 
     assert_eq!(counters["events"].as_u64(), Some(produced as u64), "every record consumed once");
     assert_same_prices(&settled(&data), &settled(&files), "final prices differ from the file run's");
-    assert_no_version_gaps(pairs(&broker.read_all("departure-prices")), &data);
+    assert_no_version_gaps(pairs(&departure_records), &data);
 }

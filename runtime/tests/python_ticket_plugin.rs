@@ -8,7 +8,6 @@
 mod common;
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -58,14 +57,7 @@ fn a_python_plugin_deployed_while_running_prices_a_new_kind() {
         &[("PRICING_ADMIN_TOKEN", TOKEN)],
         dir.path().join("pricing.log"),
     );
-    run.wait_for_log("admin API listening");
-    let addr: SocketAddr = run
-        .log()
-        .split("addr=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the admin address in the log");
+    let addr = run.admin_addr();
     let mut stdin = run.child.stdin.take().expect("stdin piped");
 
     // No plugin prices `ticket` yet: the product is dead-lettered, nothing is priced.
@@ -138,20 +130,6 @@ fn a_python_plugin_deployed_while_running_prices_a_new_kind() {
 
 #[test]
 fn passes_the_ticket_conformance_cases() {
-    let ticket = &common::foreign::build().ticket;
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/conformance/ticket.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pricing"))
-        .arg("conform")
-        .arg(ticket)
-        .arg(&cases)
-        .args(["--json", "--time-ms", "0"])
-        .output()
-        .expect("pricing conform runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
-    let file: pricing_sdk::conformance::CaseFile =
-        serde_json::from_str(&std::fs::read_to_string(&cases).expect("cases file")).expect("parses");
-    assert_eq!(report["passed"], 1 + file.cases.len() + 1 + file.dependencies.len(), "{stdout}");
+    let report = common::conformance::passes(&common::foreign::build().ticket, "ticket");
     assert_eq!(report["plugin"]["id"].as_str().map(|id| id.starts_with("ticket@1.0.0+")), Some(true));
 }

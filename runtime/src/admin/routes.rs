@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::ops::{JobStatus, Operations, OpsError, ShadowReport};
+use crate::ops::{JobStatus, Operations, OpsError, ReadyPart, ShadowReport};
 use crate::pipeline::KindCalls;
 use crate::registry::{Registry, RegistryError, VersionInfo};
 
@@ -33,6 +33,8 @@ pub(super) fn router(state: AppState) -> Router {
     let max_upload = state.max_upload;
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/plugins", get(list).post(deploy))
         .route("/plugins/{kind}/activate/{hash}", post(activate))
         .route("/plugins/{kind}/rollback", post(rollback))
@@ -197,6 +199,40 @@ async fn health(State(state): State<Shared>) -> Result<Json<Health>, ApiError> {
         failure_windows: state.ops.failure_windows(),
         shadows: state.ops.shadows().iter().map(|s| s.kind.clone()).collect(),
     }))
+}
+
+/// What `/ready` checks.
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    state: bool,
+    plugins: bool,
+    source: bool,
+}
+
+/// 200 once the state is open, the plugins are loaded and the source is connected;
+/// 503 (with the same body, saying which part is missing) before.
+async fn ready(State(state): State<Shared>) -> (StatusCode, Json<Readiness>) {
+    let registry = Arc::clone(&state.registry);
+    let plugins = blocking(move || registry.live()).await.is_ok();
+    let (st, source) = (state.ops.is_ready(ReadyPart::State), state.ops.is_ready(ReadyPart::Source));
+    let ready = st && plugins && source;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(Readiness { ready, state: st, plugins, source }))
+}
+
+/// The metrics in the Prometheus text format.
+async fn metrics(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let registry = Arc::clone(&state.registry);
+    let ops = Arc::clone(&state.ops);
+    let text = blocking(move || {
+        let live = registry.live()?;
+        let set = live.load();
+        Ok::<_, RegistryError>(ops.metrics().encode(&set))
+    })
+    .await?
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the metrics: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
 }
 
 #[derive(Serialize)]

@@ -8,4 +8,4 @@ mod time;
 
 pub use event::{Event, Op, Origin, Rejection, Rules, decode};
 pub use product::{ComponentBinding, DepartureSpec, ProductDef};
-pub use time::{format_millis, now_rfc3339, parse_rfc3339_millis, write_millis};
+pub use time::{format_millis, now_millis, now_rfc3339, parse_rfc3339_millis, write_millis};

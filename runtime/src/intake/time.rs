@@ -76,8 +76,13 @@ pub fn write_millis(buf: &mut String, ms: i64) {
 /// uploads, activations and jobs.
 #[must_use]
 pub fn now_rfc3339() -> String {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    format_millis(ms)
+    format_millis(now_millis())
+}
+
+/// Milliseconds since the Unix epoch, now.
+#[must_use]
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

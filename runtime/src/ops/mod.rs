@@ -22,7 +22,7 @@ mod shadow;
 mod watch;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ pub use shadow::{Shadow, ShadowChange, ShadowReport};
 pub use watch::{WatchHandle, watch};
 
 use crate::engine::PluginSet;
+use crate::metrics::Metrics;
 use crate::pipeline::{BatchOutput, Cause};
 use crate::registry::{Registry, RegistryError, VersionInfo};
 use crate::state::State;
@@ -85,6 +86,18 @@ pub struct Operations {
     shadows: Mutex<BTreeMap<String, Arc<Shadow>>>,
     health: Mutex<health::Health>,
     auto_rollbacks: AtomicU64,
+    metrics: Metrics,
+    state_open: AtomicBool,
+    source_connected: AtomicBool,
+}
+
+/// A part of the engine `/ready` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadyPart {
+    /// The state store is open.
+    State,
+    /// The input is open: the files are being read, or the Kafka brokers answered.
+    Source,
 }
 
 impl Operations {
@@ -99,7 +112,41 @@ impl Operations {
             submitted: Condvar::new(),
             shadows: Mutex::default(),
             auto_rollbacks: AtomicU64::new(0),
+            metrics: Metrics::default(),
+            state_open: AtomicBool::new(false),
+            source_connected: AtomicBool::new(false),
         }
+    }
+
+    /// Records that `part` is up (or, with `up` false, down again).
+    pub fn set_ready(&self, part: ReadyPart, up: bool) {
+        let flag = match part {
+            ReadyPart::State => &self.state_open,
+            ReadyPart::Source => &self.source_connected,
+        };
+        flag.store(up, Ordering::Relaxed);
+    }
+
+    /// Whether `part` is up.
+    #[must_use]
+    pub fn is_ready(&self, part: ReadyPart) -> bool {
+        match part {
+            ReadyPart::State => self.state_open.load(Ordering::Relaxed),
+            ReadyPart::Source => self.source_connected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The same operations reporting to `metrics` (which knows the data folder).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The engine's metrics.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The registry the operations change.
@@ -257,9 +304,11 @@ impl Operations {
         self.lock_shadows().values().cloned().collect()
     }
 
-    /// After a batch is written: adds its shadow results to the reports, and rolls back
-    /// any kind whose recent calls failed too often (see [`AutoRollbackConfig`]).
-    pub fn after_batch(&self, out: &BatchOutput, shadows: &[Arc<Shadow>], plugins: &PluginSet) {
+    /// After a batch is written: counts it in the metrics (`elapsed`: its processing
+    /// time), adds its shadow results to the reports, and rolls back any kind whose
+    /// recent calls failed too often (see [`AutoRollbackConfig`]).
+    pub fn after_batch(&self, out: &BatchOutput, shadows: &[Arc<Shadow>], plugins: &PluginSet, elapsed: Duration) {
+        self.metrics.observe_batch(out, plugins, elapsed, crate::intake::now_millis());
         for s in shadows {
             s.record(out.shadow.iter().filter(|d| d.kind == s.kind), out.shadow_failures);
         }

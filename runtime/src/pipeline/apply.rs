@@ -66,18 +66,26 @@ pub(crate) fn apply(
     input: &Input,
     affected: &mut Affected,
     stats: &mut Stats,
-) -> Result<Applied, StateError> {
+) -> Result<(Applied, Option<String>), StateError> {
     let known = |k: &str| plugins.has(k);
     let rules = Rules { known_kind: &known, supplier_required: &config.supplier_required, currency: &config.currency };
     let event = match decode(&input.text, &rules) {
         Ok(e) => e,
-        Err(r) => return Ok(Applied::Rejected(r)),
+        // Rare: the kind is read again from the raw record, for the counters only.
+        Err(r) => return Ok((Applied::Rejected(r), sniff_kind(&input.text))),
     };
-    if event.kind == "product" {
-        product(writer, plugins, &event, affected, stats)
+    let applied = if event.kind == "product" {
+        product(writer, plugins, &event, affected, stats)?
     } else {
-        resource(writer, plugins, &event, affected, stats)
-    }
+        resource(writer, plugins, &event, affected, stats)?
+    };
+    Ok((applied, Some(event.kind)))
+}
+
+/// The `kind` of a record that did not decode as an event, if it has a string one.
+fn sniff_kind(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value.get("kind")?.as_str().map(str::to_owned)
 }
 
 fn resource(

@@ -183,7 +183,51 @@ pub struct Stats {
     pub reprice_records: u64,
     /// Departure versions emitted by a price rollback.
     pub restored: u64,
+    /// Input events by kind (`none` when the record has no readable kind) and outcome.
+    pub events_by_kind: BTreeMap<String, EventOutcomes>,
+    /// This batch's pricing calls, one by one, for the metrics. Timings differ between
+    /// runs of the same events, so they are neither compared, serialized nor summed.
+    #[serde(skip)]
+    pub call_log: CallLog,
 }
+
+/// How a kind's events ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EventOutcomes {
+    /// Applied to state.
+    pub applied: u64,
+    /// Skipped: not newer than the stored version.
+    pub stale: u64,
+    /// Refused, with a dead-letter record.
+    pub dead_lettered: u64,
+}
+
+/// One pricing call to a plugin.
+#[derive(Clone, Debug)]
+pub struct PluginCall {
+    /// The kind whose plugin was called.
+    pub kind: String,
+    /// Departures in the call.
+    pub departures: u32,
+    /// Of those, the ones it answered unavailable or invalid.
+    pub departure_errors: u32,
+    /// Whether the call failed as a whole.
+    pub failed: bool,
+    /// How long it took.
+    pub elapsed: std::time::Duration,
+}
+
+/// A batch's pricing calls. Equal to any other: see [`Stats::call_log`].
+#[derive(Clone, Debug, Default)]
+pub struct CallLog(pub Vec<PluginCall>);
+
+impl PartialEq for CallLog {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for CallLog {}
 
 impl Stats {
     /// Adds another batch's counters.
@@ -205,6 +249,12 @@ impl Stats {
         self.repriced += other.repriced;
         self.reprice_records += other.reprice_records;
         self.restored += other.restored;
+        for (k, o) in &other.events_by_kind {
+            let mine = self.events_by_kind.entry(k.clone()).or_default();
+            mine.applied += o.applied;
+            mine.stale += o.stale;
+            mine.dead_lettered += o.dead_lettered;
+        }
     }
 
     /// Counts one pricing call (`event` false) or event call (`event` true) to `kind`'s
@@ -247,6 +297,9 @@ pub struct BatchOutput {
     pub shadow: Vec<ShadowDiff>,
     /// Shadow candidate calls that failed as a whole (not counted in `stats`).
     pub shadow_failures: u64,
+    /// For each departure record, the time (ms since the epoch) of the event that
+    /// caused it, when it has one: the freshness metric.
+    pub caused_at_ms: Vec<i64>,
 }
 
 impl BatchOutput {
@@ -311,10 +364,20 @@ impl Pipeline {
         let mut affected = apply::Affected::default();
         for input in inputs {
             out.stats.events += 1;
-            match apply::apply(&self.config, &mut writer, plugins, input, &mut affected, &mut out.stats)? {
-                apply::Applied::Yes => out.stats.applied += 1,
-                apply::Applied::Stale => out.stats.stale += 1,
+            let (applied, kind) =
+                apply::apply(&self.config, &mut writer, plugins, input, &mut affected, &mut out.stats)?;
+            let outcomes = out.stats.events_by_kind.entry(kind.unwrap_or_else(|| "none".into())).or_default();
+            match applied {
+                apply::Applied::Yes => {
+                    outcomes.applied += 1;
+                    out.stats.applied += 1;
+                }
+                apply::Applied::Stale => {
+                    outcomes.stale += 1;
+                    out.stats.stale += 1;
+                }
                 apply::Applied::Rejected(rejection) => {
+                    outcomes.dead_lettered += 1;
                     *out.stats.dead_letters.entry(rejection.class().to_owned()).or_default() += 1;
                     out.dead_letters.push(dead_letter(input, &rejection));
                 }

@@ -9,7 +9,7 @@ use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 use pricing_sdk::{PriceError, Role};
 
 use super::apply::Affected;
-use super::{BatchOutput, Cause, PipelineConfig, Record, ShadowDiff, ShadowSpec, Stats};
+use super::{BatchOutput, Cause, PipelineConfig, PluginCall, Record, ShadowDiff, ShadowSpec, Stats};
 use crate::engine::PluginSet;
 use crate::state::{
     ComponentAmount, DeparturePrice, DepartureRecord, Offer, ProductPrice, ProductPrices, StateError, Status, Writer,
@@ -92,6 +92,9 @@ pub(super) fn emit_price(
     price: DeparturePrice,
 ) -> Result<(), StateError> {
     let json = json_record(&price);
+    if let Some(ms) = crate::intake::parse_rfc3339_millis(&price.event_ts) {
+        out.caused_at_ms.push(ms);
+    }
     out.departures.push(Record { key: price.key(), json });
     out.stats.departure_records += 1;
     writer.put_price(price)
@@ -241,8 +244,16 @@ fn run_kind(
         return Ok(());
     }
     drop(resources);
+    let started = std::time::Instant::now();
     let outcome = plugin.price_batch(batch.finish(), placed.len());
     stats.count_call(kind, false, outcome.is_err());
+    stats.call_log.0.push(PluginCall {
+        kind: kind.to_owned(),
+        departures: placed.len() as u32,
+        departure_errors: outcome.as_ref().map_or(0, |o| o.results.iter().filter(|r| r.is_err()).count() as u32),
+        failed: outcome.is_err(),
+        elapsed: started.elapsed(),
+    });
     match outcome {
         Ok(outcome) => {
             for ((j, c), result) in placed.into_iter().zip(outcome.results) {

@@ -31,17 +31,22 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use super::{Progress, Runner};
 use crate::intake::Origin;
 use crate::kafka::KafkaConfig;
+use crate::metrics::{LagGauge, Metrics};
 use crate::pipeline::{Input, Stats};
 
 /// How long the pipeline waits for a batch before it works on queued operations
 /// (reprice, price rollback) instead.
 const IDLE: Duration = Duration::from_millis(200);
+
+/// How often librdkafka reports its statistics, which carry the consumer lag.
+const STATS_EVERY_MS: &str = "5000";
 
 /// How a Kafka run ends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -114,6 +119,8 @@ struct Shared {
     assembling: Mutex<Assembling>,
     /// Set when the pipeline has stopped (an error): the consumer thread ends.
     stop: AtomicBool,
+    /// Where librdkafka's statistics put each partition's lag, when metrics are kept.
+    lag: Option<LagGauge>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -164,7 +171,18 @@ impl Shared {
 /// The consumer's context: seeks assigned partitions to this process's positions.
 struct Ctx(Arc<Shared>);
 
-impl ClientContext for Ctx {}
+impl ClientContext for Ctx {
+    fn stats(&self, statistics: Statistics) {
+        let Some(lag) = &self.0.lag else { return };
+        let Some(topic) = statistics.topics.get(&self.0.topic) else { return };
+        for (p, stats) in &topic.partitions {
+            // -1: librdkafka's internal unassigned partition, or a lag not known yet.
+            if *p >= 0 && stats.consumer_lag >= 0 {
+                lag.set(&self.0.topic, *p, stats.consumer_lag);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for Ctx {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
@@ -223,6 +241,7 @@ pub fn run_kafka(
         landed: Mutex::new(BTreeMap::new()),
         assembling: Mutex::new(Assembling::default()),
         stop: AtomicBool::new(false),
+        lag: runner.metrics().map(Metrics::lag_gauge),
     });
     let group = config.group.as_str();
     let mut ours = vec![
@@ -235,6 +254,11 @@ pub fn run_kafka(
     ];
     if let Some(id) = &config.instance_id {
         ours.push(("group.instance.id", id));
+    }
+    if shared.lag.is_some() {
+        // The lag comes from librdkafka's own statistics: no extra requests to the
+        // brokers, which could queue behind a long fetch.
+        ours.push(("statistics.interval.ms", STATS_EVERY_MS));
     }
     let consumer: BaseConsumer<Ctx> = config
         .client_config_with(&ours)

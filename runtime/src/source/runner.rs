@@ -125,6 +125,18 @@ impl<'a> Runner<'a> {
     }
 
     fn run(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>) -> Result<Stats> {
+        let started = std::time::Instant::now();
+        // One span per micro-batch: what is logged while it runs carries it, and with
+        // RUST_LOG=debug its close is logged with the batch's counts.
+        let span = tracing::debug_span!(
+            "batch",
+            events = inputs.len(),
+            applied = tracing::field::Empty,
+            dead_letters = tracing::field::Empty,
+            departures_priced = tracing::field::Empty,
+            departure_records = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         // Taken once: the whole batch is priced by one snapshot of the set.
         let snapshot;
         let plugins = match self.plugins {
@@ -152,7 +164,7 @@ impl<'a> Runner<'a> {
         self.sink.write(&out).context("writing output records")?;
         self.sink.flush().context("flushing output records")?;
         if let Some(ops) = self.ops {
-            ops.after_batch(&out, &shadows, plugins);
+            ops.after_batch(&out, &shadows, plugins, started.elapsed());
         }
         let mut pending = std::mem::take(&mut out.pending);
         for (source, position) in positions {
@@ -169,6 +181,10 @@ impl<'a> Runner<'a> {
             (w.job, w.departures.len() as u64, emitted)
         });
         self.committing = Some(Committing { handle, work });
+        span.record("applied", out.stats.applied);
+        span.record("dead_letters", out.stats.dead_letter_total());
+        span.record("departures_priced", out.stats.departures_priced);
+        span.record("departure_records", out.stats.departure_records);
         self.total.add(&out.stats);
         Ok(out.stats)
     }
@@ -187,6 +203,12 @@ impl<'a> Runner<'a> {
             }
         }
         result
+    }
+
+    /// The engine's metrics, when it runs with operations.
+    #[must_use]
+    pub fn metrics(&self) -> Option<&'a crate::metrics::Metrics> {
+        self.ops.map(Operations::metrics)
     }
 
     /// The state it writes.

@@ -71,3 +71,30 @@ fn case_file<R: PricingRule>(cases: &[Case]) -> CaseFile {
         dependencies,
     }
 }
+
+/// `examples/conformance/KIND.json`.
+pub fn cases_path(kind: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../examples/conformance/{kind}.json"))
+}
+
+/// Runs `pricing conform PLUGIN examples/conformance/KIND.json --json` (no timing),
+/// requires every check to pass, and returns the report.
+pub fn passes(plugin: &std::path::Path, kind: &str) -> serde_json::Value {
+    let cases = cases_path(kind);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pricing"))
+        .arg("conform")
+        .arg(plugin)
+        .arg(&cases)
+        .args(["--json", "--time-ms", "0"])
+        .output()
+        .expect("pricing conform runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    let file: CaseFile = serde_json::from_str(&std::fs::read_to_string(&cases).expect("cases file")).expect("parses");
+    // The kind, each pricing case, the one-batch check and each dependency case.
+    assert_eq!(report["passed"], 1 + file.cases.len() + 1 + file.dependencies.len(), "{stdout}");
+    assert_eq!(report["failed"], 0, "{stdout}");
+    assert_eq!(report["plugin"]["kind"], kind, "{stdout}");
+    report
+}

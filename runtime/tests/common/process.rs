@@ -81,6 +81,19 @@ impl Run {
         }
     }
 
+    /// Waits until the admin API has started and returns its address (it listens on
+    /// `127.0.0.1:0` in the tests: the log says which port it got).
+    pub fn admin_addr(&mut self) -> std::net::SocketAddr {
+        self.wait_for_log("admin API listening");
+        let log = self.log();
+        log.lines()
+            .find(|l| l.contains("admin API listening"))
+            .and_then(|line| line.split("addr=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no admin address in the log:\n{log}"))
+    }
+
     /// Waits for the run to end on its own and returns its status and log.
     pub fn wait(mut self) -> (ExitStatus, String) {
         let deadline = Instant::now() + RUN_TIMEOUT;
