@@ -80,13 +80,12 @@ pub fn check(plugin: &Plugin, cases: &CaseFile) -> Vec<Verdict> {
     verdicts
 }
 
-/// A case that cannot run (its date is not a date) fails with the reason as its answer.
-fn to_case(case: &PriceCase) -> Result<Case, String> {
-    case.to_case().map_err(|e| format!("bad case: {e}"))
-}
-
 fn price_case(plugin: &Plugin, case: &PriceCase) -> (Verdict, Option<Result<i64, PriceError>>) {
-    let outcome = to_case(case).and_then(|c| run(plugin, &c).map_err(|e| format!("plugin failure: {e}")));
+    // A case that cannot run (its date is not a date) fails with the reason as its answer.
+    let outcome = case
+        .to_case()
+        .map_err(|e| format!("bad case: {e}"))
+        .and_then(|c| run(plugin, &c).map_err(|e| format!("plugin failure: {e}")));
     let (passed, got) = match &outcome {
         Ok(answer) => (case.expect.accepts(answer), describe(answer)),
         Err(failure) => (false, failure.clone()),

@@ -15,13 +15,12 @@ use pricing_sdk::conformance::CaseFile;
 /// Set to rewrite the committed cases files from the reference plugins.
 const WRITE_ENV: &str = "PRICING_WRITE_CASES";
 
-fn conform(plugin: &Path, cases: &Path, extra: &[&str]) -> Output {
+fn conform(plugin: &Path, cases: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pricing"))
         .arg("conform")
         .arg(plugin)
         .arg(cases)
         .args(["--time-ms", "0", "--batch", "100"])
-        .args(extra)
         .output()
         .expect("pricing conform runs")
 }
@@ -62,7 +61,7 @@ fn every_reference_plugin_passes_its_cases() {
 fn a_wrong_plugin_fails_with_the_cases_named() {
     // The same flight rules plus 5,000 per person before markup: every priced flight
     // case comes back dearer, while refusals still match.
-    let out = conform(Path::new(plugins::FLIGHT_SURCHARGE.path), &cases_path("flight"), &[]);
+    let out = conform(Path::new(plugins::FLIGHT_SURCHARGE.path), &cases_path("flight"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("checks failed"));
@@ -92,7 +91,7 @@ fn a_plugin_of_another_kind_fails_the_whole_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let hotel = dir.path().join("hotel.wasm");
     std::fs::write(&hotel, plugins::reference("hotel").expect("hotel")).expect("writes");
-    let out = conform(&hotel, &cases_path("flight"), &[]);
+    let out = conform(&hotel, &cases_path("flight"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL    the plugin prices the cases' kind: expected flight, got hotel"), "{stdout}");
@@ -104,7 +103,7 @@ fn an_unreadable_cases_file_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"kind": "flight", "cases": [], "surprise": 1}"#).expect("writes");
-    let out = conform(Path::new(plugins::FLIGHT_SURCHARGE.path), &bad, &[]);
+    let out = conform(Path::new(plugins::FLIGHT_SURCHARGE.path), &bad);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("is not a cases file") && stderr.contains("surprise"), "{stderr}");

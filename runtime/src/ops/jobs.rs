@@ -175,7 +175,11 @@ impl Jobs {
         let op = &job.status.op;
         Some(Work {
             job: job.status.id,
-            cause: Cause { id: format!("{}:{}", op.name(), job.status.id), ts: job.cause_ts.clone() },
+            cause: Cause {
+                id: format!("{}:{}", op.name(), job.status.id),
+                ts: job.cause_ts.clone(),
+                ts_ms: crate::intake::parse_rfc3339_millis(&job.cause_ts),
+            },
             departures,
             restore: match op {
                 JobOp::Reprice { .. } => None,

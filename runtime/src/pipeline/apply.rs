@@ -29,7 +29,7 @@ pub(crate) struct Affected {
 impl Affected {
     /// Starts marking for `event`; returns its cause index.
     fn cause(&mut self, event: &Event) -> u32 {
-        self.causes.push(Cause { id: event.id.clone(), ts: event.ts.clone() });
+        self.causes.push(Cause { id: event.id.clone(), ts: event.ts.clone(), ts_ms: Some(event.ts_ms) });
         (self.causes.len() - 1) as u32
     }
 

@@ -68,6 +68,9 @@ pub struct Cause {
     pub id: String,
     /// Echoed as the record's `event_ts`.
     pub ts: String,
+    /// `ts` in milliseconds since the epoch, read once: the freshness metric of every
+    /// record this cause makes.
+    pub ts_ms: Option<i64>,
 }
 
 /// Work of a batch beyond its events, asked for by operations (see `ops/`).

@@ -80,19 +80,20 @@ pub(crate) fn price_affected(
         let Some(price) = record(config, plugins, job, offer, cause, priced_at) else { continue };
         touched.insert(price.product.clone(), cause.clone());
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
-        emit_price(writer, out, price)?;
+        emit_price(writer, out, price, cause)?;
     }
     Ok(())
 }
 
-/// Emits and stores a new departure price version.
+/// Emits and stores a new departure price version made by `cause`.
 pub(super) fn emit_price(
     writer: &mut Writer<'_>,
     out: &mut BatchOutput,
     price: DeparturePrice,
+    cause: &Cause,
 ) -> Result<(), StateError> {
     let json = json_record(&price);
-    if let Some(ms) = crate::intake::parse_rfc3339_millis(&price.event_ts) {
+    if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);
     }
     out.departures.push(Record { key: price.key(), json });

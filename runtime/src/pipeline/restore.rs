@@ -35,7 +35,7 @@ pub(crate) fn restore(
         };
         touched.insert(price.product.clone(), cause.clone());
         out.stats.restored += 1;
-        emit_price(writer, out, price)?;
+        emit_price(writer, out, price, cause)?;
     }
     Ok(())
 }
