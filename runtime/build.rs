@@ -27,10 +27,14 @@ const PLUGINS: &[(&str, &str, bool)] = &[
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest.parent().expect("runtime/ sits in the workspace").to_path_buf();
-    for watched in ["sdk", "wit", "plugins", "tests/plugins", "Cargo.toml", "Cargo.lock"] {
+    for watched in
+        ["sdk", "wit", "plugins", "tests/plugins", "Cargo.toml", "Cargo.lock", "runtime/console/package-lock.json"]
+    {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    console_assets(&manifest.join("console"), &out);
 
     // Its own target folder: the outer build holds the lock of the host's.
     let host_target = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
@@ -93,7 +97,7 @@ fn main() {
          pub const REFERENCE: &[(Artifact, &[u8])] = &[\n{reference}];"
     )
     .ok();
-    let dest = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("plugins.rs");
+    let dest = out.join("plugins.rs");
     std::fs::write(&dest, code).expect("cannot write the generated plugin list");
 }
 
@@ -110,6 +114,62 @@ fn ensure_wasm_target() {
     let added = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
     if !matches!(added, Ok(s) if s.success()) {
         println!("cargo:warning=`rustup target add wasm32-wasip2` failed; the plugin build will fail without it");
+    }
+}
+
+/// The third-party files the operations console embeds (uPlot, its charting library),
+/// installed from the npm registry by `npm ci` against the committed lock file, which
+/// checks each package's integrity hash. Installed once per lock file into a cache
+/// outside the build folders (so a clean build does not fetch again; npm's own cache
+/// makes a later install work offline), then copied into `OUT_DIR` for `include_bytes!`.
+fn console_assets(console: &Path, out: &Path) {
+    const FILES: &[&str] = &["uplot/dist/uPlot.iife.min.js", "uplot/dist/uPlot.min.css", "uplot/LICENSE"];
+    let lock = std::fs::read(console.join("package-lock.json")).expect("runtime/console/package-lock.json is missing");
+    // FNV-1a of the lock file: a new pin gets its own cache folder.
+    let hash = lock.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let cache_root = env::var_os("HOME").map_or_else(
+        || out.join("console-npm"),
+        |h| PathBuf::from(h).join(".cache").join("travel-pricing").join("console"),
+    );
+    let installed = cache_root.join(format!("{hash:016x}"));
+    let modules = installed.join("node_modules");
+    if !FILES.iter().all(|f| modules.join(f).exists()) {
+        // Installed beside, then renamed: a build stopped half-way leaves no half folder.
+        let staging = cache_root.join(format!("{hash:016x}.{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).expect("cannot create the console asset cache");
+        for f in ["package.json", "package-lock.json"] {
+            std::fs::copy(console.join(f), staging.join(f)).expect("cannot copy the console's package files");
+        }
+        let npm = env::var("NPM").unwrap_or_else(|_| "npm".into());
+        let status = Command::new(&npm)
+            .current_dir(&staging)
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"])
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => panic!(
+                "`npm ci` for the operations console's chart library failed ({s}) in {}: it needs the npm \
+                 registry once per machine (or npm's cache)",
+                staging.display()
+            ),
+            Err(e) => panic!(
+                "cannot run `{npm}` ({e}): the operations console embeds its chart library (uPlot) from the npm \
+                 registry; install Node.js and npm, or set NPM to npm's path"
+            ),
+        }
+        let _ = std::fs::remove_dir_all(&installed);
+        if std::fs::rename(&staging, &installed).is_err() {
+            // Another build installed it first: theirs is as good as ours.
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+    }
+    let dest = out.join("console");
+    std::fs::create_dir_all(&dest).expect("cannot create OUT_DIR/console");
+    for f in FILES {
+        let name = Path::new(f).file_name().expect("a file name");
+        std::fs::copy(modules.join(f), dest.join(name))
+            .unwrap_or_else(|e| panic!("cannot copy {f} from {}: {e}", modules.display()));
     }
 }
 

@@ -180,7 +180,10 @@ fn run_cli() -> Result<()> {
                     Some(addr) if json_logs => {
                         tracing::info!(url = %format!("http://{addr}"), "inputs consumed; serving the admin API")
                     }
-                    Some(addr) => eprintln!("inputs consumed; serving the admin API on http://{addr} (Ctrl-C to stop)"),
+                    Some(addr) => eprintln!(
+                        "inputs consumed; serving the admin API on http://{addr} and the console on \
+                         http://{addr}/console (Ctrl-C to stop)"
+                    ),
                     None => {}
                 }
                 Ok(())
@@ -245,7 +248,7 @@ fn run(
         None => None,
     };
     let state = State::open(&data.join("state")).with_context(|| format!("opening state in {}", data.display()))?;
-    ops.set_ready(ReadyPart::State, true);
+    ops.state_opened(state.committer());
     let mut sink: Box<dyn Sink> = if config.kafka.enabled() {
         // Checks the brokers answer and creates missing topics before anything is read.
         pricing_runtime::kafka::prepare(&config.kafka)?;
@@ -344,7 +347,8 @@ fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
         print_demo(state, stats, data)?;
         if let Some(addr) = admin.filter(|_| !exit) {
             println!(
-                "\nadmin API: http://{addr}/plugins (rules and versions; Ctrl-C to stop)\n  \
+                "\noperations console: http://{addr}/console (prices, rules, live charts, dead letters)\n\
+                 admin API: http://{addr}/plugins (rules and versions; Ctrl-C to stop)\n  \
                  try: curl -s http://{addr}/plugins\n       pricing admin --url http://{addr} list"
             );
         }

@@ -40,26 +40,7 @@ fn the_metrics_count_what_the_run_did() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/events.ndjson");
-    let mut run = Run::spawn(
-        [
-            "run".as_ref(),
-            events.as_os_str(),
-            "--serve".as_ref(),
-            "--admin-listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--data".as_ref(),
-            data.as_os_str(),
-        ],
-        dir.path().join("pricing.log"),
-    );
-    run.wait_for_log("serving the admin API on http://");
-    let log = run.log();
-    let addr: SocketAddr = log
-        .split("serving the admin API on http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the admin address");
+    let (mut run, addr) = Run::serve_examples(dir.path(), &[]);
 
     let ready = get(addr, "/ready");
     assert_eq!(ready.status, 200, "{}", ready.text);

@@ -5,6 +5,8 @@
 //! | method | path | does |
 //! |---|---|---|
 //! | GET | `/health` | liveness, and the active plugin of each kind |
+//! | GET | `/ready` | 200 once the state, plugins and source are up, else 503 |
+//! | GET | `/metrics` | Prometheus metrics (OpenMetrics text) |
 //! | GET | `/plugins` | every kind, its versions and the active one |
 //! | POST | `/plugins?activate=BOOL&kind=KIND&who=NAME` | deploys the body (a `.wasm` component) |
 //! | POST | `/plugins/{kind}/activate/{hash}?who=NAME&reason=TEXT` | activates a stored version |
@@ -17,6 +19,13 @@
 //! | POST | `/plugins/{kind}/reprice` | queues a reprice of every departure using the kind (202, a job) |
 //! | POST | `/plugins/{kind}/price-rollback/{hash}` | queues a price rollback of that version (202, a job) |
 //! | GET | `/jobs`, `/jobs/{id}` | jobs and their progress |
+//! | GET | `/console` | the operations console (a web page; `/` redirects to it) |
+//! | GET | `/api/rules` | every kind's versions with their call figures, and shadow reports |
+//! | GET | `/api/products?q=TEXT&limit=N` | products whose key contains TEXT, with starting prices |
+//! | GET | `/api/products/{product}/calendar` | a product's starting prices and departure prices |
+//! | GET | `/api/departures/{departure}/history` | every price version of a departure |
+//! | GET | `/api/live` | the last 15 minutes in 5 s points: events/s, freshness p50/p99, dead letters |
+//! | GET | `/api/dead-letters` | the latest 100 dead letters, newest first |
 //!
 //! POST calls need `Authorization: Bearer TOKEN` (401 otherwise). A refusal is answered
 //! `{"error": reason}` with 400 (bad request), 404 (unknown version), 409 (nothing to
@@ -25,6 +34,8 @@
 
 pub mod client;
 mod config;
+mod console;
+mod queries;
 mod routes;
 
 use std::net::SocketAddr;

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::{console, queries};
 use crate::ops::{JobStatus, Operations, OpsError, ReadyPart, ShadowReport};
 use crate::pipeline::KindCalls;
 use crate::registry::{Registry, RegistryError, VersionInfo};
@@ -27,7 +28,7 @@ pub(super) struct AppState {
     pub max_upload: usize,
 }
 
-type Shared = Arc<AppState>;
+pub(super) type Shared = Arc<AppState>;
 
 pub(super) fn router(state: AppState) -> Router {
     let max_upload = state.max_upload;
@@ -46,6 +47,15 @@ pub(super) fn router(state: AppState) -> Router {
         .route("/plugins/{kind}/price-rollback/{hash}", post(price_rollback))
         .route("/jobs", get(jobs))
         .route("/jobs/{id}", get(job))
+        .route("/", get(console::root))
+        .route("/console", get(console::index))
+        .route("/console/{file}", get(console::asset))
+        .route("/api/rules", get(queries::rules))
+        .route("/api/products", get(queries::products))
+        .route("/api/products/{product}/calendar", get(queries::calendar))
+        .route("/api/departures/{departure}/history", get(queries::history))
+        .route("/api/live", get(queries::live))
+        .route("/api/dead-letters", get(queries::dead_letters))
         // +1: a body of exactly the limit must reach the registry, which names the limit.
         .layer(DefaultBodyLimit::max(max_upload.saturating_add(1)))
         .with_state(Arc::new(state))
@@ -58,7 +68,7 @@ pub(super) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, reason: impl Into<String>) -> Self {
         ApiError { status, reason: reason.into() }
     }
 }
@@ -165,7 +175,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Runs a registry operation on the blocking pool: it compiles components and writes
 /// storage with fsync, neither of which may stall the server's one async thread.
-async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {

@@ -23,7 +23,7 @@ mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 pub use config::{AutoRollbackConfig, OpsConfig};
@@ -35,7 +35,7 @@ use crate::engine::PluginSet;
 use crate::metrics::Metrics;
 use crate::pipeline::{BatchOutput, Cause};
 use crate::registry::{Registry, RegistryError, VersionInfo};
-use crate::state::State;
+use crate::state::{Committer, State};
 
 /// Why an operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,8 @@ pub struct Operations {
     metrics: Metrics,
     state_open: AtomicBool,
     source_connected: AtomicBool,
+    /// Read access to the committed state, once it is open: the console's price views.
+    reader: OnceLock<Committer>,
 }
 
 /// A part of the engine `/ready` waits for.
@@ -115,6 +117,7 @@ impl Operations {
             metrics: Metrics::default(),
             state_open: AtomicBool::new(false),
             source_connected: AtomicBool::new(false),
+            reader: OnceLock::new(),
         }
     }
 
@@ -125,6 +128,21 @@ impl Operations {
             ReadyPart::Source => &self.source_connected,
         };
         flag.store(up, Ordering::Relaxed);
+    }
+
+    /// Records that the state is open, and keeps `reader` for the price queries of the
+    /// admin API's console.
+    pub fn state_opened(&self, reader: Committer) {
+        // Opened once per engine: a second call keeps the first handles, which read the
+        // same database.
+        let _ = self.reader.set(reader);
+        self.set_ready(ReadyPart::State, true);
+    }
+
+    /// Reads of the committed state, once it is open.
+    #[must_use]
+    pub fn state_reader(&self) -> Option<&Committer> {
+        self.reader.get()
     }
 
     /// Whether `part` is up.

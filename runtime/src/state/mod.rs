@@ -154,87 +154,11 @@ impl State {
         });
         Writer::new(self, guard)
     }
-
-    /// The stored input position of `source`, if any.
-    pub fn position(&self, source: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.ks.meta.get(format!("position/{source}"))?.map(|v| v.to_vec()))
-    }
-
-    /// Every stored input position whose source name starts with `prefix`, as
-    /// (source, position) pairs in source order.
-    pub fn positions(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for kv in self.ks.meta.prefix(format!("position/{prefix}").as_bytes()) {
-            let (k, v) = kv.into_inner()?;
-            let source = String::from_utf8_lossy(&k["position/".len()..]).into_owned();
-            out.push((source, v.to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// The current price of a departure.
-    pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
-        self.ks.prices.get(departure.as_bytes())?.map(|v| stored_price(&v, "price")).transpose()
-    }
-
-    /// Every current departure price of a product, in key order (city, then date).
-    pub fn product_departure_prices(&self, product: &str) -> Result<Vec<DeparturePrice>> {
-        let prefix = format!("{product}:");
-        let mut out = Vec::new();
-        for kv in self.ks.prices.prefix(prefix.as_bytes()) {
-            let (_, v) = kv.into_inner()?;
-            out.push(stored_price(&v, "price")?);
-        }
-        Ok(out)
-    }
-
-    /// Every stored version of a departure's price, oldest first.
-    pub fn history(&self, departure: &str) -> Result<Vec<DeparturePrice>> {
-        let mut prefix = departure.as_bytes().to_vec();
-        prefix.push(0);
-        let mut out = Vec::new();
-        for kv in self.ks.history.prefix(&prefix) {
-            let (_, v) = kv.into_inner()?;
-            out.push(stored_price(&v, "history")?);
-        }
-        Ok(out)
-    }
-
-    /// A product's current starting prices.
-    pub fn product_price(&self, product: &str) -> Result<Option<ProductPrice>> {
-        json_get(&self.ks.from_prices, product.as_bytes(), "product price")
-    }
-
-    /// Every current departure price, in key order.
-    pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
-        self.ks.prices.iter().map(|kv| {
-            let (_, v) = kv.into_inner()?;
-            stored_price(&v, "price")
-        })
-    }
-
-    /// Every departure with a component of `kind`, in key order: what a reprice of the
-    /// kind covers. Reads committed state only.
-    pub fn departures_using(&self, kind: &str) -> Result<Vec<Arc<str>>> {
-        let mut out = Vec::new();
-        for kv in self.ks.departures.iter() {
-            let (k, v) = kv.into_inner()?;
-            let record: DepartureRecord = from_postcard(&v, "departure")?;
-            if record.components.iter().any(|c| c.kind == kind) {
-                out.push(Arc::from(String::from_utf8_lossy(&k).as_ref()));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Bytes on disk of the whole state.
-    pub fn disk_space(&self) -> Result<u64> {
-        Ok(self.ks.db.disk_space()?)
-    }
 }
 
 /// The state's storage handles (the database and its keyspaces); cloned to commit off
-/// the pipeline's thread.
+/// the pipeline's thread, and to read committed state from another (the admin API's
+/// console). Reads see only committed batches: fjall reads never block the writer.
 #[derive(Clone)]
 pub struct Committer {
     db: Database,
@@ -246,6 +170,111 @@ pub struct Committer {
     history: Keyspace,
     from_prices: Keyspace,
     meta: Keyspace,
+}
+
+impl Committer {
+    /// The stored input position of `source`, if any.
+    pub fn position(&self, source: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(format!("position/{source}"))?.map(|v| v.to_vec()))
+    }
+
+    /// Every stored input position whose source name starts with `prefix`, as
+    /// (source, position) pairs in source order.
+    pub fn positions(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for kv in self.meta.prefix(format!("position/{prefix}").as_bytes()) {
+            let (k, v) = kv.into_inner()?;
+            let source = String::from_utf8_lossy(&k["position/".len()..]).into_owned();
+            out.push((source, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The current price of a departure.
+    pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
+        self.prices.get(departure.as_bytes())?.map(|v| stored_price(&v, "price")).transpose()
+    }
+
+    /// Every current departure price of a product, in key order (city, then date).
+    pub fn product_departure_prices(&self, product: &str) -> Result<Vec<DeparturePrice>> {
+        let prefix = format!("{product}:");
+        let mut out = Vec::new();
+        for kv in self.prices.prefix(prefix.as_bytes()) {
+            let (_, v) = kv.into_inner()?;
+            out.push(stored_price(&v, "price")?);
+        }
+        Ok(out)
+    }
+
+    /// Every stored version of a departure's price, oldest first.
+    pub fn history(&self, departure: &str) -> Result<Vec<DeparturePrice>> {
+        let mut prefix = departure.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.history.prefix(&prefix) {
+            let (_, v) = kv.into_inner()?;
+            out.push(stored_price(&v, "history")?);
+        }
+        Ok(out)
+    }
+
+    /// A product's current starting prices.
+    pub fn product_price(&self, product: &str) -> Result<Option<ProductPrice>> {
+        json_get(&self.from_prices, product.as_bytes(), "product price")
+    }
+
+    /// Every current departure price, in key order.
+    pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
+        self.prices.iter().map(|kv| {
+            let (_, v) = kv.into_inner()?;
+            stored_price(&v, "price")
+        })
+    }
+
+    /// Every departure with a component of `kind`, in key order: what a reprice of the
+    /// kind covers. Reads committed state only.
+    pub fn departures_using(&self, kind: &str) -> Result<Vec<Arc<str>>> {
+        let mut out = Vec::new();
+        for kv in self.departures.iter() {
+            let (k, v) = kv.into_inner()?;
+            let record: DepartureRecord = from_postcard(&v, "departure")?;
+            if record.components.iter().any(|c| c.kind == kind) {
+                out.push(Arc::from(String::from_utf8_lossy(&k).as_ref()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes on disk of the whole state.
+    pub fn disk_space(&self) -> Result<u64> {
+        Ok(self.db.disk_space()?)
+    }
+
+    /// Up to `limit` products with a starting price whose key contains `needle`
+    /// (case-insensitive), in key order, each with its current starting prices.
+    pub fn find_products(&self, needle: &str, limit: usize) -> Result<Vec<ProductPrice>> {
+        let needle = needle.to_lowercase();
+        let mut out = Vec::new();
+        for kv in self.from_prices.iter() {
+            let (k, v) = kv.into_inner()?;
+            if String::from_utf8_lossy(&k).to_lowercase().contains(&needle) {
+                out.push(from_json(&v, "product price")?);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Reads go straight to the committed keyspaces.
+impl std::ops::Deref for State {
+    type Target = Committer;
+
+    fn deref(&self) -> &Committer {
+        &self.ks
+    }
 }
 
 /// A micro-batch's writes, encoded: committed as one atomic fjall batch together with

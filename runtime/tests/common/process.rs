@@ -94,6 +94,27 @@ impl Run {
             .unwrap_or_else(|| panic!("no admin address in the log:\n{log}"))
     }
 
+    /// `pricing run examples/events.ndjson --serve` on a free loopback port with its data
+    /// in `dir/data` and its log in `dir/pricing.log`; returns once the inputs are
+    /// consumed, with the admin API's address.
+    pub fn serve_examples(dir: &std::path::Path, env: &[(&str, &str)]) -> (Run, std::net::SocketAddr) {
+        let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/events.ndjson");
+        let data = dir.join("data");
+        let args: [&OsStr; 7] = [
+            "run".as_ref(),
+            events.as_os_str(),
+            "--serve".as_ref(),
+            "--admin-listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+        ];
+        let mut run = Run::spawn_with_env(args, env, dir.join("pricing.log"));
+        run.wait_for_log("serving the admin API on http://");
+        let addr = run.admin_addr();
+        (run, addr)
+    }
+
     /// Waits for the run to end on its own and returns its status and log.
     pub fn wait(mut self) -> (ExitStatus, String) {
         let deadline = Instant::now() + RUN_TIMEOUT;

@@ -4,8 +4,16 @@
 //! produced (never per event on the hot path); gauges that describe the whole engine
 //! (active versions, state size) are read when scraped. Names follow Prometheus
 //! conventions: a `pricing_` prefix, the unit in the name, `_total` on counters.
+//!
+//! The operations console reads the same batches in a form a page can chart without a
+//! Prometheus server: per plugin version totals ([`Metrics::versions`]) and the recent
+//! past ([`Metrics::recent`]).
 
+mod recent;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,6 +22,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+pub use recent::{BUCKET_SECONDS, Point, Recent, Timeline};
+use serde::Serialize;
 
 use crate::engine::PluginSet;
 use crate::pipeline::BatchOutput;
@@ -76,6 +86,27 @@ pub struct Metrics {
     active: Family<PluginLabels, Gauge>,
     consumer_lag: Family<PartitionLabels, Gauge>,
     state_bytes: Gauge,
+    versions: Mutex<BTreeMap<String, VersionFigures>>,
+    recent: Recent,
+}
+
+/// One plugin version's pricing calls since the engine started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VersionFigures {
+    /// Pricing calls (each a batch of departures).
+    pub calls: u64,
+    /// Departures it was asked to price.
+    pub departures: u64,
+    /// Departures it answered unavailable or invalid.
+    pub departure_errors: u64,
+    /// Calls that failed as a whole (trap, timeout, memory limit, broken contract).
+    pub failures: u64,
+    /// Mean time of a call, in ms.
+    pub mean_ms: f64,
+    /// Slowest call, in ms.
+    pub max_ms: f64,
+    #[serde(skip)]
+    total_ms: f64,
 }
 
 impl Default for Metrics {
@@ -107,6 +138,8 @@ impl Metrics {
             active: Family::default(),
             consumer_lag: Family::default(),
             state_bytes: Gauge::default(),
+            versions: Mutex::default(),
+            recent: Recent::default(),
         };
         let r = &mut m.registry;
         r.register("events", "Input events by kind and outcome (applied, stale, dead_lettered)", m.events.clone());
@@ -186,8 +219,18 @@ impl Metrics {
         ] {
             self.outputs.get_or_create(&OutputLabels { output }).inc_by(n);
         }
+        let mut versions = self.lock_versions();
         for call in &out.stats.call_log.0 {
             let version = plugins.get(&call.kind).map_or_else(|| "unknown".to_owned(), |p| p.id().to_owned());
+            let figures = versions.entry(version.clone()).or_default();
+            let ms = call.elapsed.as_secs_f64() * 1e3;
+            figures.calls += 1;
+            figures.departures += u64::from(call.departures);
+            figures.departure_errors += u64::from(call.departure_errors);
+            figures.failures += u64::from(call.failed);
+            figures.total_ms += ms;
+            figures.mean_ms = figures.total_ms / figures.calls as f64;
+            figures.max_ms = figures.max_ms.max(ms);
             let labels = PluginLabels { kind: call.kind.clone(), version };
             self.plugin_calls.get_or_create(&labels).inc();
             self.plugin_departures.get_or_create(&labels).inc_by(u64::from(call.departures));
@@ -202,6 +245,31 @@ impl Metrics {
             // negative: counted as 0, not dropped.
             self.freshness_seconds.observe(((now_ms - ts).max(0) as f64) / 1e3);
         }
+        drop(versions);
+        self.recent.observe(&recent::BatchFigures {
+            now_ms,
+            events: out.stats.events,
+            departures: out.stats.departures_priced,
+            dead_letters: &out.dead_letters,
+            caused_at_ms: &out.caused_at_ms,
+        });
+    }
+
+    /// Each plugin version's calls since start, by id (`kind@version+hash8`).
+    #[must_use]
+    pub fn versions(&self) -> BTreeMap<String, VersionFigures> {
+        self.lock_versions().clone()
+    }
+
+    /// The recent past: the timeline and the latest dead letters.
+    #[must_use]
+    pub fn recent(&self) -> &Recent {
+        &self.recent
+    }
+
+    fn lock_versions(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, VersionFigures>> {
+        // Updated by additions that cannot panic half-way.
+        self.versions.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A handle on the consumer lag gauges, for the Kafka consumer's statistics
