@@ -138,7 +138,7 @@ function figureCells(figures) {
     el("td", { className: "num" }, f.calls ?? 0),
     el("td", { className: "num" }, f.departures ?? 0),
     el("td", { className: "num" }, f.departure_errors ?? 0),
-    el("td", { className: "num" }, f.failures ?? 0),
+    el("td", { className: "num" }, f.failures ?? 0, f.traps ? ` (${f.traps} trapped)` : ""),
     el("td", { className: "num" }, figures ? fixed(f.mean_ms, 2) : "–"),
     el("td", { className: "num" }, figures ? fixed(f.max_ms, 2) : "–"),
   ];

@@ -74,6 +74,15 @@ fn a_release_that_starts_trapping_is_rolled_back_and_its_departures_repriced() {
     let now = seen(&rig.state);
     assert!(now.len() >= healthy.len());
     let trapper_id = rig.id(&trapper.hash);
+    // Its calls are counted as traps, per version, in the metrics and the console's figures.
+    let figures = &rig.ops.metrics().versions()[&trapper_id];
+    assert!(figures.traps >= 2 && figures.traps == figures.failures, "{figures:?}");
+    let reference_figures = &rig.ops.metrics().versions()[&rig.id(&reference)];
+    assert_eq!((reference_figures.failures, reference_figures.traps), (0, 0));
+    let live = rig.registry.live().expect("live set");
+    let text = rig.ops.metrics().encode(&live.load()).expect("encodes");
+    let traps = format!("pricing_plugin_traps_total{{kind=\"flight\",version=\"{trapper_id}\"}} {}", figures.traps);
+    assert!(text.contains(&traps), "{traps} not in:\n{text}");
     assert!(
         now.values().all(|s| s.rules.get("flight") != Some(&trapper_id)),
         "no current price names the broken release"

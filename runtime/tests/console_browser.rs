@@ -63,6 +63,9 @@ fn the_console_shows_a_calendar_and_rolls_a_rule_back() {
     let url = format!("http://{addr}");
     let out = Command::new("node")
         .arg(browser.join("console.mjs"))
+        // Each page step's limit: it catches a hang, not a slow machine (CI builds and
+        // tests on 2 cores while this runs).
+        .env("CONSOLE_STEP_TIMEOUT_MS", "30000")
         .args(["--url", &url, "--token", TOKEN, "--product", PRODUCT, "--from-minor", &from.to_string()])
         .args(["--kind", "flight", "--shadow-file", surcharge, "--screenshot"])
         .arg(&shots)

@@ -32,6 +32,9 @@ const STEP_MS = positiveInt(process.env.CONSOLE_STEP_TIMEOUT_MS ?? '10000', 'CON
 // Single waits give up a little before their step does, so that a timeout
 // names what it was waiting for; the step's own timer caps the whole step.
 const WAIT_MS = Math.max(STEP_MS - 500, Math.ceil(STEP_MS * 0.9));
+// A cold start of Chromium (its files not in the page cache, the machine busy with a
+// build) can take far longer than a page step: it gets a budget of its own.
+const LAUNCH_MS = Math.max(STEP_MS, 60000);
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -242,14 +245,14 @@ async function main() {
         executablePath,
         args: CHROMIUM_ARGS,
         headless: true,
-        timeout: STEP_MS,
+        timeout: LAUNCH_MS,
       });
       // launch() must have given Chromium a fresh, throwaway profile of its own
       // (playwright-core makes one under the temp dir and deletes it on close).
       const probe = await b.newContext();
       const vp = await probe.newPage();
-      await vp.goto('chrome://version', { timeout: STEP_MS });
-      const profile = ((await vp.locator('#profile_path').textContent({ timeout: STEP_MS })) ?? '').trim();
+      await vp.goto('chrome://version', { timeout: LAUNCH_MS });
+      const profile = ((await vp.locator('#profile_path').textContent({ timeout: LAUNCH_MS })) ?? '').trim();
       await probe.close();
       const dir = path.dirname(profile);
       const tmp = await realpath(os.tmpdir());
@@ -264,7 +267,7 @@ async function main() {
       );
       log(`chromium ${b.version()} (${executablePath}), profile ${dir}`);
       return b;
-    });
+    }, LAUNCH_MS);
 
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     context.setDefaultTimeout(WAIT_MS);

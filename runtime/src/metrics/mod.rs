@@ -82,6 +82,7 @@ pub struct Metrics {
     plugin_departures: Family<PluginLabels, Counter>,
     plugin_departure_errors: Family<PluginLabels, Counter>,
     plugin_failures: Family<PluginLabels, Counter>,
+    plugin_traps: Family<PluginLabels, Counter>,
     plugin_seconds: Family<PluginLabels, Histogram, fn() -> Histogram>,
     active: Family<PluginLabels, Gauge>,
     consumer_lag: Family<PartitionLabels, Gauge>,
@@ -101,6 +102,8 @@ pub struct VersionFigures {
     pub departure_errors: u64,
     /// Calls that failed as a whole (trap, timeout, memory limit, broken contract).
     pub failures: u64,
+    /// Of those, calls that trapped.
+    pub traps: u64,
     /// Mean time of a call, in ms.
     pub mean_ms: f64,
     /// Slowest call, in ms.
@@ -134,6 +137,7 @@ impl Metrics {
             plugin_departures: Family::default(),
             plugin_departure_errors: Family::default(),
             plugin_failures: Family::default(),
+            plugin_traps: Family::default(),
             plugin_seconds: Family::new_with_constructor(seconds_histogram),
             active: Family::default(),
             consumer_lag: Family::default(),
@@ -178,6 +182,11 @@ impl Metrics {
             "plugin_failures",
             "Pricing calls that failed as a whole (trap, timeout, memory limit, broken contract)",
             m.plugin_failures.clone(),
+        );
+        r.register(
+            "plugin_traps",
+            "Of the failed calls, those that trapped (a panic, an out-of-bounds access, ...)",
+            m.plugin_traps.clone(),
         );
         r.register_with_unit(
             "plugin_call_duration",
@@ -228,6 +237,7 @@ impl Metrics {
             figures.departures += u64::from(call.departures);
             figures.departure_errors += u64::from(call.departure_errors);
             figures.failures += u64::from(call.failed);
+            figures.traps += u64::from(call.trapped);
             figures.total_ms += ms;
             figures.mean_ms = figures.total_ms / figures.calls as f64;
             figures.max_ms = figures.max_ms.max(ms);
@@ -238,6 +248,7 @@ impl Metrics {
             // Created at 0 on the first call, so a version that never failed shows 0
             // (a rate over it is 0, not missing).
             self.plugin_failures.get_or_create(&labels).inc_by(u64::from(call.failed));
+            self.plugin_traps.get_or_create(&labels).inc_by(u64::from(call.trapped));
             self.plugin_seconds.get_or_create(&labels).observe(call.elapsed.as_secs_f64());
         }
         for ts in &out.caused_at_ms {

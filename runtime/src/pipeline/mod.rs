@@ -216,6 +216,9 @@ pub struct PluginCall {
     pub departure_errors: u32,
     /// Whether the call failed as a whole.
     pub failed: bool,
+    /// Of those failures, whether it was a trap (a panic, an out-of-bounds access, ...),
+    /// rather than a timeout, the memory limit or a broken contract.
+    pub trapped: bool,
     /// How long it took.
     pub elapsed: std::time::Duration,
 }

@@ -253,6 +253,7 @@ fn run_kind(
         departures: placed.len() as u32,
         departure_errors: outcome.as_ref().map_or(0, |o| o.results.iter().filter(|r| r.is_err()).count() as u32),
         failed: outcome.is_err(),
+        trapped: matches!(outcome, Err(crate::engine::PluginError::Trap { .. })),
         elapsed: started.elapsed(),
     });
     match outcome {
