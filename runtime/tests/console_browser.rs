@@ -1,7 +1,8 @@
 //! The operations console in a real browser: headless Chromium (Debian's `chromium`)
 //! driven by `playwright-core` (`tests/browser/console.mjs`); `tests/browser/setup`
 //! installs both when missing. On the example data the page shows a product's price
-//! calendar as a chart with the right from-price marked; with the admin token it deploys
+//! calendar as a chart with the right from-price marked; it refuses a change with no
+//! token and with a wrong one (saying so, changing nothing); with the admin token it deploys
 //! a flight version as a shadow, reprices, shows the shadow's diff report, promotes it,
 //! then rolls it back; the engine's active version follows each step. The screenshots
 //! are kept in `$CARGO_TARGET_DIR/tmp/console-screenshots/`.
@@ -78,6 +79,8 @@ fn the_console_shows_a_calendar_and_rolls_a_rule_back() {
         out.status,
         shots.display()
     );
+    // The steps and their timings (shown with --nocapture).
+    eprintln!("{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let result: Value = serde_json::from_str(stdout.lines().last().expect("a result line")).expect("JSON result");
     assert_eq!(result["ok"], true);

@@ -206,9 +206,9 @@ async function main() {
     });
   }
 
-  // Waits for the action's status line and fails unless it is ok; a confirm() asked
-  // for must have been answered.
-  async function messageSettled(action) {
+  // Waits for the action's status line and fails unless it is `want` (ok by default);
+  // a confirm() asked for must have been answered. Returns the line's text.
+  async function messageSettled(action, want = 'ok') {
     await page.waitForFunction(
       () => {
         const s = document.querySelector('#message')?.getAttribute('data-state');
@@ -219,9 +219,10 @@ async function main() {
     );
     const state = await page.locator('#message').getAttribute('data-state');
     const text = ((await page.locator('#message').textContent()) ?? '').trim();
-    check(state === 'ok', `${action} failed, #message says: ${text || '(empty)'}`);
+    check(state === want, `${action}: expected ${want}, #message says: ${text || '(empty)'}`);
     check(!expectConfirm, `${action} did not ask confirm()`);
     log(`#message: ${text}`);
+    return text;
   }
 
   async function showTab(tab) {
@@ -384,6 +385,27 @@ async function main() {
     // 4. Rules: roll back KIND and see another version become active.
     const activeCell = `table#rules-table tbody tr[data-kind=${q(opts.kind)}] .active-version`;
     await step('rules: show tab', () => showTab('rules'));
+
+    // 4. Changes need the right token: none, then a wrong one, are refused with the
+    // reason, and nothing changes.
+    await step('rules: refused without the token', async () => {
+      const before = (await page.locator(activeCell).textContent()).trim();
+      await page.locator('input#token').fill('');
+      await watchMessage();
+      await page.locator(`button.rollback[data-kind=${q(opts.kind)}]`).click();
+      const none = await messageSettled('rollback with no token', 'error');
+      check(/token/i.test(none), `no token: the refusal does not mention the token: ${none}`);
+      await page.locator('input#token').fill(`wrong-${opts.token}`);
+      await watchMessage();
+      expectConfirm = true;
+      await page.locator(`button.rollback[data-kind=${q(opts.kind)}]`).click();
+      const wrong = await messageSettled('rollback with a wrong token', 'error');
+      check(/wrong bearer token/.test(wrong), `wrong token: unexpected refusal: ${wrong}`);
+      await showTab('rules');
+      const after = (await page.locator(activeCell).textContent()).trim();
+      check(after === before, `a refused rollback changed the active version: ${before} -> ${after}`);
+      await page.locator('input#token').fill(opts.token);
+    });
 
     // 4a. With --shadow-file: deploy it through the form as a shadow of KIND, reprice
     // KIND so the shadow compares, see its diff report, and promote it.
