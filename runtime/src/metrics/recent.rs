@@ -139,7 +139,9 @@ impl Recent {
                 bucket.freshness[bin] = bucket.freshness[bin].saturating_add(1);
             }
         }
-        for d in batch.dead_letters {
+        // Only the batch's last 100 can stay: a batch of bad input is not copied whole.
+        let skip = batch.dead_letters.len().saturating_sub(DEAD_LETTERS);
+        for d in &batch.dead_letters[skip..] {
             if inner.dead_letters.len() == DEAD_LETTERS {
                 inner.dead_letters.pop_front();
             }
@@ -241,5 +243,36 @@ mod tests {
         let line = recent.timeline(now);
         assert!(line.points.iter().all(|p| p.events_per_second == 0.2));
         assert_eq!(recent.lock().buckets.len(), BUCKETS);
+    }
+
+    fn letters(file: &str, lines: std::ops::RangeInclusive<u64>) -> Vec<DeadLetter> {
+        lines
+            .map(|line| DeadLetter {
+                reason: "not JSON".into(),
+                reason_class: "not_json",
+                origin: crate::intake::Origin::File { path: file.into(), line },
+                event: serde_json::Value::String("x".into()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_latest_hundred_dead_letters_are_kept_newest_first() {
+        let recent = Recent::default();
+        let (first, second) = (letters("a", 1..=250), letters("b", 1..=3));
+        for batch in [&first, &second] {
+            recent.observe(&BatchFigures {
+                now_ms: 1_700_000_000_000,
+                events: batch.len() as u64,
+                departures: 0,
+                dead_letters: batch,
+                caused_at_ms: &[],
+            });
+        }
+        let kept = recent.dead_letters();
+        let expected: Vec<DeadLetter> =
+            second.iter().rev().chain(first.iter().rev()).take(DEAD_LETTERS).cloned().collect();
+        assert_eq!(kept, expected);
+        assert_eq!(recent.timeline(1_700_000_000_000).points.last().map(|p| p.dead_letters), Some(253));
     }
 }
