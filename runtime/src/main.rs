@@ -230,7 +230,13 @@ fn run(
         .with_max_upload_bytes(config.admin.max_upload_bytes());
     let registry = Arc::new(registry);
     let live = registry.live()?;
-    let metrics = pricing_runtime::metrics::Metrics::new(Some(data));
+    let destinations = if config.kafka.enabled() {
+        let t = &config.kafka.topics;
+        [t.departure_prices.clone(), t.product_prices.clone(), t.dlq.clone()]
+    } else {
+        FileSink::FILES.map(str::to_owned)
+    };
+    let metrics = pricing_runtime::metrics::Metrics::new(Some(data)).with_destinations(destinations);
     let ops = Arc::new(Operations::new(config.operations.clone(), Arc::clone(&registry)).with_metrics(metrics));
     let admin = if config.admin.enabled {
         Some(admin::serve(&config.admin, Arc::clone(&ops)).context("starting the admin API")?)

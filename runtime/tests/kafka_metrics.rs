@@ -63,6 +63,14 @@ fn consumer_lag_per_partition_falls_to_zero() {
     for p in 0..PARTITIONS {
         assert!(text.contains(&format!("topic=\"resource-events\",partition=\"{p}\"")), "partition {p}:\n{text}");
     }
+    // Output counts name their Kafka topics.
+    let departures: f64 = samples(&text, "pricing_output_records_total")
+        .iter()
+        .filter(|(labels, _)| labels.contains("output=\"departure-prices\",topic=\"departure-prices\""))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(departures > 0.0, "no departure records counted under their topic:\n{text}");
+    assert!(text.contains("output=\"dlq\",topic=\"pricing-dlq\""), "{text}");
     let ready = get(addr, "/ready");
     assert_eq!(ready.status, 200, "{}", ready.text);
     assert_eq!(ready.json["source"], true);

@@ -87,6 +87,14 @@ fn the_metrics_count_what_the_run_did() {
     assert_eq!(output("departure-prices"), departures.len() as f64);
     assert_eq!(output("product-prices"), products.len() as f64);
     assert_eq!(output("dlq"), dlq.len() as f64);
+    // Each names where it went: its file in the data folder.
+    for (o, file) in [
+        ("departure-prices", "departure-prices.ndjson"),
+        ("product-prices", "product-prices.ndjson"),
+        ("dlq", "dlq.ndjson"),
+    ] {
+        assert_eq!(sum(&scrape, "pricing_output_records_total", &[("output", o), ("topic", file)]), output(o), "{o}");
+    }
     // Every departure record here was caused by an event: one freshness sample each.
     assert_eq!(sum(&scrape, "pricing_event_to_price_seconds_count", &[]), departures.len() as f64);
 

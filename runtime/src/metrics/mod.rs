@@ -41,10 +41,12 @@ struct ReasonLabels {
     reason: String,
 }
 
-/// Labels of an output count.
+/// Labels of an output count: the logical output and where it goes (its Kafka topic,
+/// or its file in the data folder).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutputLabels {
     output: &'static str,
+    topic: String,
 }
 
 /// Labels of a plugin version's figures.
@@ -71,6 +73,8 @@ fn seconds_histogram() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     data: Option<PathBuf>,
+    /// Where the departure prices, product prices and dead letters go.
+    destinations: [String; 3],
     events: Family<EventLabels, Counter>,
     dead_letters: Family<ReasonLabels, Counter>,
     batches: Counter,
@@ -126,6 +130,7 @@ impl Metrics {
         let mut m = Metrics {
             registry: Registry::with_prefix("pricing"),
             data: data.map(Path::to_path_buf),
+            destinations: crate::sink::FileSink::FILES.map(str::to_owned),
             events: Family::default(),
             dead_letters: Family::default(),
             batches: Counter::default(),
@@ -168,7 +173,7 @@ impl Metrics {
         );
         r.register(
             "output_records",
-            "Records written by output (departure-prices, product-prices, dlq)",
+            "Records written by output (departure-prices, product-prices, dlq) and topic (or file)",
             m.outputs.clone(),
         );
         r.register("plugin_calls", "Pricing calls per plugin version", m.plugin_calls.clone());
@@ -205,6 +210,14 @@ impl Metrics {
         m
     }
 
+    /// The same metrics naming the outputs' destinations (default: the data folder's
+    /// files): the Kafka topics of departure prices, product prices and dead letters.
+    #[must_use]
+    pub fn with_destinations(mut self, destinations: [String; 3]) -> Self {
+        self.destinations = destinations;
+        self
+    }
+
     /// Counts one processed batch: `out` is what it produced, `plugins` the set that
     /// priced it, `elapsed` its processing time, `now_ms` the time its outputs were flushed.
     pub fn observe_batch(&self, out: &BatchOutput, plugins: &PluginSet, elapsed: Duration, now_ms: i64) {
@@ -221,12 +234,13 @@ impl Metrics {
             self.dead_letters.get_or_create(&ReasonLabels { reason: reason.clone() }).inc_by(*n);
         }
         self.departures_priced.inc_by(out.stats.departures_priced);
-        for (output, n) in [
+        let counts = [
             ("departure-prices", out.stats.departure_records),
             ("product-prices", out.stats.product_records),
             ("dlq", out.dead_letters.len() as u64),
-        ] {
-            self.outputs.get_or_create(&OutputLabels { output }).inc_by(n);
+        ];
+        for ((output, n), topic) in counts.into_iter().zip(&self.destinations) {
+            self.outputs.get_or_create(&OutputLabels { output, topic: topic.clone() }).inc_by(n);
         }
         let mut versions = self.lock_versions();
         for call in &out.stats.call_log.0 {

@@ -63,13 +63,17 @@ fn raw_line(out: &mut BufWriter<File>, json: &[u8]) -> std::io::Result<()> {
 }
 
 impl FileSink {
+    /// The output files' names: departure prices, product prices, dead letters.
+    pub const FILES: [&str; 3] = ["departure-prices.ndjson", "product-prices.ndjson", "dlq.ndjson"];
+
     /// Opens (creating) the three output files in `folder`.
     pub fn open(folder: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(folder)?;
+        let [departures, products, dlq] = Self::FILES;
         Ok(FileSink {
-            departures: append(folder, "departure-prices.ndjson")?,
-            products: append(folder, "product-prices.ndjson")?,
-            dlq: append(folder, "dlq.ndjson")?,
+            departures: append(folder, departures)?,
+            products: append(folder, products)?,
+            dlq: append(folder, dlq)?,
         })
     }
 }
