@@ -13,7 +13,7 @@ const REFRESH_MS = 5000;
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
+    if (!known(value) || value === false) continue;
     if (name.startsWith("on") && typeof value === "function") {
       node.addEventListener(name.slice(2), value);
     } else if (name === "className") {
@@ -23,7 +23,7 @@ function el(tag, attrs = {}, ...children) {
     }
   }
   for (const child of children.flat()) {
-    if (child === undefined || child === null) continue;
+    if (!known(child)) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
@@ -31,16 +31,19 @@ function el(tag, attrs = {}, ...children) {
 
 const $ = (selector) => document.querySelector(selector);
 
+/** Whether the API gave a value (JSON `null` and a missing field both mean none). */
+const known = (v) => v !== undefined && v !== null;
+
 /** Minor units as `1234.00`. */
 function money(minor) {
-  if (minor === undefined || minor === null) return "–";
+  if (!known(minor)) return "–";
   const sign = minor < 0 ? "-" : "";
   const abs = Math.abs(minor);
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
 }
 
 function fixed(n, digits = 1) {
-  return n === undefined || n === null ? "–" : Number(n).toFixed(digits);
+  return known(n) ? Number(n).toFixed(digits) : "–";
 }
 
 /** `YYYY-MM-DD` as seconds since the epoch at UTC midnight (uPlot's x values). */
@@ -55,6 +58,16 @@ function say(text, state) {
 }
 
 class ApiError extends Error {}
+
+/** GET `path`; on a refusal, says `failure` with the reason and gives null. */
+async function load(path, failure) {
+  try {
+    return await api(path);
+  } catch (e) {
+    say(`${failure}: ${e.message}`, "error");
+    return null;
+  }
+}
 
 /** GET or POST the admin API; an error answer becomes an ApiError with its reason. */
 async function api(path, options = {}) {
@@ -236,7 +249,7 @@ function shadowReport(kind, r) {
         el("td", { className: "mono" }, c.departure),
         el("td", {}, c.active_status === "available" ? money(c.active_price) : c.active_status),
         el("td", {}, c.shadow_status === "available" ? money(c.shadow_price) : c.shadow_status),
-        el("td", { className: "num" }, c.delta === null || c.delta === undefined ? "status" : money(c.delta)),
+        el("td", { className: "num" }, known(c.delta) ? money(c.delta) : "status"),
       ))),
     ),
     el("button", { type: "button", className: "action promote", onclick: () => promote(kind, r) }, "Promote"),
@@ -357,29 +370,24 @@ async function search() {
       "li",
       { "data-product": p.product, onclick: () => showProduct(p.product) },
       el("strong", {}, p.product),
-      p.from_price === null || p.from_price === undefined
-        ? " (no available departure)"
-        : ` from ${money(p.from_price)} ${p.currency} (${p.city} ${p.date}), ${p.available} available`,
+      known(p.from_price)
+        ? ` from ${money(p.from_price)} ${p.currency} (${p.city} ${p.date}), ${p.available} available`
+        : " (no available departure)",
     )),
   );
   if (found.length === 0) $("#product-results").append(el("li", {}, `No product matches “${q}”.`));
 }
 
 async function showProduct(product) {
-  let calendar;
-  try {
-    calendar = await api(`/api/products/${encodeURIComponent(product)}/calendar`);
-  } catch (e) {
-    say(`No calendar for ${product}: ${e.message}`, "error");
-    return;
-  }
+  const calendar = await load(`/api/products/${encodeURIComponent(product)}/calendar`, `No calendar for ${product}`);
+  if (!calendar) return;
   openProduct = product;
   $("#product-view").hidden = false;
   $("#product-title").textContent = `${product}: price calendar`;
   const from = calendar.from;
   const fromLine = $("#from-price");
   for (const name of ["data-minor", "data-city", "data-date"]) fromLine.removeAttribute(name);
-  if (from && from.from_price !== null && from.from_price !== undefined) {
+  if (from && known(from.from_price)) {
     fromLine.setAttribute("data-minor", from.from_price);
     fromLine.setAttribute("data-city", from.city);
     fromLine.setAttribute("data-date", from.date);
@@ -414,7 +422,7 @@ function drawCalendar(calendar) {
     return d && d.status === "available" ? d.price / 100 : null;
   }));
   const from = calendar.from;
-  const marked = from && from.from_price !== null && from.from_price !== undefined;
+  const marked = from && known(from.from_price);
   const fromSeries = dates.map((date) => (marked && date === from.date ? from.from_price / 100 : null));
   const palette = ["#1f6feb", "#1a7f37", "#8250df", "#bf3989", "#0a7d8c", "#bc4c00", "#57606a"];
   const chart = new uPlot(
@@ -468,13 +476,8 @@ function renderCalendarTable(calendar) {
 async function showHistory(key, row) {
   for (const r of document.querySelectorAll("#calendar-table tr.selected")) r.classList.remove("selected");
   row.classList.add("selected");
-  let versions;
-  try {
-    versions = await api(`/api/departures/${encodeURIComponent(key)}/history`);
-  } catch (e) {
-    say(`No history for ${key}: ${e.message}`, "error");
-    return;
-  }
+  const versions = await load(`/api/departures/${encodeURIComponent(key)}/history`, `No history for ${key}`);
+  if (!versions) return;
   $("#history-title").textContent = `Price history of ${key}`;
   $("#history-table tbody").replaceChildren(
     ...versions.slice().reverse().map((v) => el(
@@ -542,7 +545,7 @@ function liveChart(name, selector, series, data, options = {}) {
 
 /** Milliseconds as `850 ms`, `3.2 s`, `4.5 min`, `2.1 h` or `31 d`. */
 function duration(ms) {
-  if (ms === undefined || ms === null) return "–";
+  if (!known(ms)) return "–";
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const steps = [[1000, "s"], [60, "min"], [60, "h"], [24, "d"]];
   let value = ms;

@@ -11,17 +11,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
 use common::http::get;
+use common::json_lines;
 use common::process::Run;
 use serde_json::Value;
-
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("an output record is JSON"))
-        .collect()
-}
 
 /// A GET by hand, for the answer's head (the test client keeps only the body).
 fn raw_get(addr: SocketAddr, path: &str) -> (String, Vec<u8>) {
@@ -47,9 +39,9 @@ fn the_console_api_answers_what_the_run_wrote() {
     let data = dir.path().join("data");
     let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/events.ndjson");
     let input = std::fs::read_to_string(&events).expect("examples").lines().filter(|l| !l.trim().is_empty()).count();
-    let departures = records(&data.join("departure-prices.ndjson"));
-    let products = records(&data.join("product-prices.ndjson"));
-    let dlq = records(&data.join("dlq.ndjson"));
+    let departures = json_lines(&data.join("departure-prices.ndjson"));
+    let products = json_lines(&data.join("product-prices.ndjson"));
+    let dlq = json_lines(&data.join("dlq.ndjson"));
     assert!(!departures.is_empty() && !products.is_empty() && !dlq.is_empty(), "the examples price and refuse");
 
     // Expected from the output files: the last record of each product and departure,

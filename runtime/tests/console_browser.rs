@@ -22,10 +22,9 @@ const PRODUCT: &str = "P000001";
 
 /// The cheapest available departure of `product` among the latest departure records,
 /// as (minor units, city, date): what its from-price must be.
-fn cheapest(departures: &str, product: &str) -> (i64, String, String) {
+fn cheapest(departures: Vec<Value>, product: &str) -> (i64, String, String) {
     let mut latest: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
-    for line in departures.lines().filter(|l| !l.trim().is_empty()) {
-        let d: Value = serde_json::from_str(line).expect("JSON");
+    for d in departures {
         if d["product"] == product {
             latest.insert(format!("{}:{}", d["city"], d["date"]), d);
         }
@@ -50,8 +49,7 @@ fn the_console_shows_a_calendar_and_rolls_a_rule_back() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut run, addr) = Run::serve_examples(dir.path(), &[("PRICING_ADMIN_TOKEN", TOKEN)]);
     let data = dir.path().join("data");
-    let departures = std::fs::read_to_string(data.join("departure-prices.ndjson")).expect("departure records");
-    let (from, city, date) = cheapest(&departures, PRODUCT);
+    let (from, city, date) = cheapest(common::json_lines(&data.join("departure-prices.ndjson")), PRODUCT);
     assert_eq!((from, city.as_str(), date.as_str()), (363_800, "CAN", "2026-12-06"), "the examples' cheapest");
 
     // The page deploys this one (+50.00 per flight) as a shadow, then promotes it.

@@ -15,6 +15,16 @@ use pricing_runtime::plugins;
 use pricing_sdk::Date;
 use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 
+/// Every line of an NDJSON output file, parsed (none when the file is missing).
+pub fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: not JSON: {e}: {l}", path.display())))
+        .collect()
+}
+
 /// A host with the default limits.
 pub fn host() -> PluginHost {
     PluginHost::new(EngineConfig::default()).expect("host starts")
