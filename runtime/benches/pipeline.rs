@@ -25,7 +25,9 @@ use pricing_runtime::state::State;
 use serde::{Deserialize, Serialize};
 
 mod common;
-use common::{CatalogArgs, Workload, folder_bytes, inputs, load, peak_rss_kib, progress};
+use common::{
+    CatalogArgs, Workload, cpu_seconds, folder_bytes, inputs, load, peak_rss_kib, progress, threads_cpu_seconds,
+};
 
 #[derive(Parser, Clone)]
 struct Args {
@@ -56,6 +58,12 @@ struct Report {
     events_per_s: f64,
     reprices: u64,
     reprices_per_s: f64,
+    /// CPU seconds of the thread that prices (the critical path) during the stream.
+    pricing_cpu_s: f64,
+    /// CPU seconds of fjall's flush and compaction workers during the stream.
+    fjall_workers_cpu_s: f64,
+    /// CPU seconds of the whole process during the stream (pricing, commits, workers).
+    process_cpu_s: f64,
     records: u64,
     p50_ms: f64,
     p99_ms: f64,
@@ -98,16 +106,19 @@ fn both(args: &Args) -> Result<()> {
         r0.departures, r0.mean_flight_fanout, r0.load_lines, r0.events, args.batch_size
     );
     println!(
-        "| backend | load s | events/s | re-prices/s | records | p50 ms | p99 ms | state MiB | output MiB | peak RSS MiB |"
+        "| backend | load s | events/s | re-prices/s | pricing CPU s | fjall workers CPU s | process CPU s | records | p50 ms | p99 ms | state MiB | output MiB | peak RSS MiB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &reports {
         println!(
-            "| {} | {:.1} | {:.0} | {:.0} | {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.1} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
             r.backend,
             r.load_seconds,
             r.events_per_s,
             r.reprices_per_s,
+            r.pricing_cpu_s,
+            r.fjall_workers_cpu_s,
+            r.process_cpu_s,
             r.records,
             r.p50_ms,
             r.p99_ms,
@@ -153,7 +164,11 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
     let mut done = load_lines;
     let before: Stats = runner.total().clone();
 
+    // The load's last commit lands first, so the stream's figures are its own.
+    runner.settle()?;
     let started = Instant::now();
+    let (thread_cpu, process_cpu) = (cpu_seconds(true)?, cpu_seconds(false)?);
+    let workers_cpu = threads_cpu_seconds("fjall")?;
     let stream = &lines[load_lines..];
     let mut latencies: Vec<(f64, usize)> = Vec::new();
     for chunk in stream.chunks(args.batch_size) {
@@ -163,9 +178,12 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
         done += chunk.len();
         progress(backend, "stream", done - load_lines, stream.len(), started);
     }
-    let seconds = started.elapsed().as_secs_f64();
-    eprintln!();
+    let pricing_cpu_s = cpu_seconds(true)? - thread_cpu;
     let total = runner.finish()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let process_cpu_s = cpu_seconds(false)? - process_cpu;
+    let fjall_workers_cpu_s = threads_cpu_seconds("fjall")? - workers_cpu;
+    eprintln!();
     let reprices = total.departures_priced - before.departures_priced;
 
     Ok(Report {
@@ -177,6 +195,9 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
         events_per_s: stream.len() as f64 / seconds,
         reprices,
         reprices_per_s: reprices as f64 / seconds,
+        pricing_cpu_s,
+        fjall_workers_cpu_s,
+        process_cpu_s,
         records: total.departure_records - before.departure_records,
         p50_ms: percentile(&mut latencies, 0.50),
         p99_ms: percentile(&mut latencies, 0.99),

@@ -128,6 +128,43 @@ pub fn folder_bytes(dir: &Path) -> Result<u64> {
     Ok(total)
 }
 
+/// CPU seconds (user + system) used so far by the calling thread (`thread: true`) or by
+/// the whole process, from `/proc`: what a run costs, less noisy than its wall time on a
+/// shared machine.
+pub fn cpu_seconds(thread: bool) -> Result<f64> {
+    stat_cpu_seconds(if thread { "/proc/thread-self/stat" } else { "/proc/self/stat" }).map(|(_, s)| s)
+}
+
+/// CPU seconds used so far by the process's live threads whose name starts with
+/// `prefix` (fjall's flush and compaction workers are `fjall:worker`).
+pub fn threads_cpu_seconds(prefix: &str) -> Result<f64> {
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let path = task?.path().join("stat");
+        // A thread may end between listing and reading.
+        if let Ok((name, s)) = stat_cpu_seconds(&path.to_string_lossy())
+            && name.starts_with(prefix)
+        {
+            total += s;
+        }
+    }
+    Ok(total)
+}
+
+/// A `/proc/.../stat` file's command name and CPU seconds.
+fn stat_cpu_seconds(path: &str) -> Result<(String, f64)> {
+    let stat = std::fs::read_to_string(path)?;
+    // Fields after the command name (in parentheses, which may hold spaces): state is
+    // the first, utime and stime the 12th and 13th.
+    let (head, rest) = stat.rsplit_once(')').context("no ')' in stat")?;
+    let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 =
+        fields.get(11).context("utime")?.parse::<u64>()? + fields.get(12).context("stime")?.parse::<u64>()?;
+    // The kernel reports in USER_HZ, 100 on every Linux this runs on.
+    Ok((name, ticks as f64 / 100.0))
+}
+
 pub fn peak_rss_kib() -> Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM in /proc/self/status")?;

@@ -17,13 +17,34 @@ pub(crate) enum Applied {
     Rejected(Rejection),
 }
 
-/// The departures a batch touched, each with the last event that touched it.
+/// The departures a batch touched, each with the last event that touched it. Ids are
+/// the writer's shared copies ([`Writer::intern`]), so a mark hashes a pointer, not a
+/// string: a batch makes hundreds of thousands of marks.
 #[derive(Default)]
 pub(crate) struct Affected {
     pub causes: Vec<Cause>,
-    pub marks: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
+    pub marks: HashMap<Shared, u32, foldhash::fast::RandomState>,
     /// The cause of the departures an operation marked ([`Affected::mark_all`]).
     pub op_cause: Option<u32>,
+}
+
+/// A departure id compared and hashed by pointer. Were an id ever not the shared copy,
+/// the departure would be priced twice in the batch, and the second pricing, finding
+/// the first's offer, would write nothing: more work, never a wrong record.
+pub(crate) struct Shared(pub Arc<str>);
+
+impl PartialEq for Shared {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Shared {}
+
+impl std::hash::Hash for Shared {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0).cast::<u8>(), state);
+    }
 }
 
 impl Affected {
@@ -33,16 +54,16 @@ impl Affected {
         (self.causes.len() - 1) as u32
     }
 
-    /// Marks `departures` for an operation's `cause`, leaving those an event already
-    /// marked to the event; returns how many it marked.
+    /// Marks `departures` (shared copies) for an operation's `cause`, leaving those an
+    /// event already marked to the event; returns how many it marked.
     pub fn mark_all(&mut self, departures: &[Arc<str>], cause: Cause) -> u64 {
         self.causes.push(cause);
         let index = (self.causes.len() - 1) as u32;
         self.op_cause = Some(index);
         let mut marked = 0;
         for d in departures {
-            if !self.marks.contains_key(d) {
-                self.marks.insert(Arc::clone(d), index);
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.marks.entry(Shared(Arc::clone(d))) {
+                slot.insert(index);
                 marked += 1;
             }
         }
@@ -50,12 +71,7 @@ impl Affected {
     }
 
     fn mark(&mut self, departure: &Arc<str>, cause: u32) {
-        match self.marks.get_mut(departure) {
-            Some(c) => *c = cause,
-            None => {
-                self.marks.insert(Arc::clone(departure), cause);
-            }
-        }
+        self.marks.insert(Shared(Arc::clone(departure)), cause);
     }
 }
 
@@ -164,7 +180,7 @@ fn product(
 
     if let Some(old) = stored.and_then(|s| s.def) {
         for d in &old.departures {
-            let dep: Arc<str> = old.departure_id(d).into();
+            let dep = writer.intern(&old.departure_id(d));
             if let Some(rec) = writer.departure(&dep)? {
                 for c in &rec.components {
                     for key in &c.keys {
@@ -179,7 +195,7 @@ fn product(
         }
     }
     for (dep, rec) in records {
-        let dep: Arc<str> = dep.into();
+        let dep = writer.intern(&dep);
         for c in &rec.components {
             for key in &c.keys {
                 writer.set_dependency(&c.kind, key, &dep, true)?;

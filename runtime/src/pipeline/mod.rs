@@ -390,7 +390,8 @@ impl Pipeline {
             }
         }
         if let (Some(cause), false) = (&extra.cause, extra.reprice.is_empty()) {
-            out.stats.repriced += affected.mark_all(extra.reprice, cause.clone());
+            let reprice: Vec<Arc<str>> = extra.reprice.iter().map(|d| writer.intern(d)).collect();
+            out.stats.repriced += affected.mark_all(&reprice, cause.clone());
         }
         let mut touched = BTreeMap::new();
         price::price_affected(

@@ -54,7 +54,7 @@ pub(crate) fn price_affected(
     touched: &mut BTreeMap<String, Cause>,
 ) -> Result<(), StateError> {
     let Affected { causes, marks, op_cause } = affected;
-    let mut marked: Vec<(Arc<str>, u32)> = marks.into_iter().collect();
+    let mut marked: Vec<(Arc<str>, u32)> = marks.into_iter().map(|(id, cause)| (id.0, cause)).collect();
     // Output in key order, whatever order the events marked them in.
     marked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut jobs = Vec::with_capacity(marked.len());
@@ -78,7 +78,14 @@ pub(crate) fn price_affected(
         };
         let cause = &causes[job.cause as usize];
         let Some(price) = record(config, plugins, job, offer, cause, priced_at) else { continue };
-        touched.insert(price.product.clone(), cause.clone());
+        // Runs of one product's departures are the common case: no new key, no clone.
+        match touched.get_mut(&price.product) {
+            Some(last) if last == cause => {}
+            Some(last) => *last = cause.clone(),
+            None => {
+                touched.insert(price.product.clone(), cause.clone());
+            }
+        }
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
         emit_price(writer, out, price, cause)?;
     }
@@ -96,9 +103,10 @@ pub(super) fn emit_price(
     if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);
     }
-    out.departures.push(Record { key: price.key(), json });
+    let key = price.key();
+    out.departures.push(Record { key: key.clone(), json });
     out.stats.departure_records += 1;
-    writer.put_price(price)
+    writer.put_price(key, price)
 }
 
 /// Recomputes the starting prices of the `touched` products and emits those that
@@ -135,35 +143,59 @@ fn compute(
     jobs: &mut [Job],
     stats: &mut Stats,
 ) -> Result<(), StateError> {
-    let roles: HashMap<&str, Role> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
-    let is_adjustment = |kind: &str| roles.get(kind) == Some(&Role::Adjustment);
-    let mut kinds: Vec<(&str, Role)> = roles.iter().map(|(k, r)| (*k, *r)).collect();
+    let mut kinds: Vec<(&str, Role)> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
     kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
-    for (kind, _) in kinds.iter().filter(|(_, r)| *r == Role::Component) {
-        run_kind(writer, plugins, stats, jobs, kind, Role::Component, |_, comp_kind, _| comp_kind == *kind)?;
+    let groups = Groups::of(jobs, &kinds);
+    for (k, (kind, role)) in kinds.iter().enumerate() {
+        if *role == Role::Component {
+            run_kind(writer, plugins, stats, jobs, kind, Role::Component, &groups.components[k])?;
+        }
     }
-    let max_steps = jobs
-        .iter()
-        .filter_map(|j| j.record.as_ref())
-        .map(|r| r.components.iter().filter(|c| is_adjustment(&c.kind)).count())
-        .max()
-        .unwrap_or(0);
-    for step in 0..max_steps {
-        for (kind, _) in kinds.iter().filter(|(_, r)| *r == Role::Adjustment) {
-            // The component is this job's `step`-th adjustment, of this kind, and nothing
-            // before it failed.
-            let select = |job: &Job, comp_kind: &str, c: usize| {
-                comp_kind == *kind
-                    && !job.failed()
-                    && job
-                        .record
-                        .as_ref()
-                        .is_some_and(|r| r.components[..c].iter().filter(|x| is_adjustment(&x.kind)).count() == step)
-            };
-            run_kind(writer, plugins, stats, jobs, kind, Role::Adjustment, select)?;
+    for step in &groups.adjustments {
+        for (k, (kind, role)) in kinds.iter().enumerate() {
+            if *role != Role::Adjustment {
+                continue;
+            }
+            // An adjustment applies to a subtotal: a job with a failed component so far
+            // has none.
+            let live: Vec<(usize, usize)> = step[k].iter().copied().filter(|(j, _)| !jobs[*j].failed()).collect();
+            run_kind(writer, plugins, stats, jobs, kind, Role::Adjustment, &live)?;
         }
     }
     Ok(())
+}
+
+/// The (job, component) pairs each plugin call prices, found in one pass over the jobs
+/// rather than one per call: a batch holds hundreds of thousands of components.
+struct Groups {
+    /// By kind index: the components of a component kind.
+    components: Vec<Vec<(usize, usize)>>,
+    /// By step, then kind index: each job's `step`-th adjustment, of that kind.
+    adjustments: Vec<Vec<Vec<(usize, usize)>>>,
+}
+
+impl Groups {
+    fn of(jobs: &[Job], kinds: &[(&str, Role)]) -> Self {
+        let mut g = Groups { components: vec![Vec::new(); kinds.len()], adjustments: Vec::new() };
+        for (j, job) in jobs.iter().enumerate() {
+            let Some(record) = &job.record else { continue };
+            let mut step = 0;
+            for (c, comp) in record.components.iter().enumerate() {
+                // A kind without a plugin is left unpriced, as it was.
+                let Some(k) = kinds.iter().position(|(name, _)| *name == comp.kind) else { continue };
+                if kinds[k].1 == Role::Component {
+                    g.components[k].push((j, c));
+                    continue;
+                }
+                if g.adjustments.len() == step {
+                    g.adjustments.push(vec![Vec::new(); kinds.len()]);
+                }
+                g.adjustments[step][k].push((j, c));
+                step += 1;
+            }
+        }
+        g
+    }
 }
 
 /// Prices again, with a shadow candidate's set, the jobs that use its kind, and records
@@ -195,8 +227,9 @@ fn shadow(
     Ok(())
 }
 
-/// Builds one batch for `kind` over the components `select` picks (given the job, the
-/// component's kind and its index), calls the plugin once, and stores each result.
+/// Builds one batch for `kind` over the `placed` (job, component) pairs, calls the
+/// plugin once, and stores each result.
+#[allow(clippy::too_many_arguments)] // one call's whole context
 fn run_kind(
     writer: &mut Writer<'_>,
     plugins: &PluginSet,
@@ -204,45 +237,41 @@ fn run_kind(
     jobs: &mut [Job],
     kind: &str,
     role: Role,
-    select: impl Fn(&Job, &str, usize) -> bool,
+    placed: &[(usize, usize)],
 ) -> Result<(), StateError> {
     let Some(plugin) = plugins.get(kind) else { return Ok(()) };
-    let mut batch = BatchBuilder::new();
-    let mut resources: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
-    let mut placed: Vec<(usize, usize)> = Vec::new();
-    let mut refs = Vec::new();
-    for (j, job) in jobs.iter().enumerate() {
-        let Some(record) = &job.record else { continue };
-        for (c, comp) in record.components.iter().enumerate() {
-            if !select(job, &comp.kind, c) {
-                continue;
-            }
-            refs.clear();
-            for key in &comp.keys {
-                let index = match resources.get(key.as_str()) {
-                    Some(i) => *i,
-                    None => {
-                        let resource = writer.resource(kind, key)?;
-                        let i = batch.add_resource(resource.live());
-                        resources.insert(key.as_str(), i);
-                        i
-                    }
-                };
-                refs.push(index);
-            }
-            let ctx = DepartureContext {
-                date: record.date,
-                nights: record.nights,
-                pax: record.pax,
-                markup_bp: comp.markup_bp,
-                subtotal: if role == Role::Adjustment { job.subtotal() } else { 0 },
-            };
-            batch.add_departure(&ctx, &refs);
-            placed.push((j, c));
-        }
-    }
     if placed.is_empty() {
         return Ok(());
+    }
+    let mut batch = BatchBuilder::new();
+    let mut resources: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+    let mut refs = Vec::new();
+    for &(j, c) in placed {
+        let job = &jobs[j];
+        // Groups place only jobs with a definition.
+        let Some(record) = &job.record else { continue };
+        let comp = &record.components[c];
+        refs.clear();
+        for key in &comp.keys {
+            let index = match resources.get(key.as_str()) {
+                Some(i) => *i,
+                None => {
+                    let resource = writer.resource(kind, key)?;
+                    let i = batch.add_resource(resource.live());
+                    resources.insert(key.as_str(), i);
+                    i
+                }
+            };
+            refs.push(index);
+        }
+        let ctx = DepartureContext {
+            date: record.date,
+            nights: record.nights,
+            pax: record.pax,
+            markup_bp: comp.markup_bp,
+            subtotal: if role == Role::Adjustment { job.subtotal() } else { 0 },
+        };
+        batch.add_departure(&ctx, &refs);
     }
     drop(resources);
     let started = std::time::Instant::now();
@@ -258,7 +287,7 @@ fn run_kind(
     });
     match outcome {
         Ok(outcome) => {
-            for ((j, c), result) in placed.into_iter().zip(outcome.results) {
+            for (&(j, c), result) in placed.iter().zip(outcome.results) {
                 jobs[j].results[c] = Some(result.map_err(|e| match e {
                     PriceError::Unavailable(r) => format!("{kind}: {r}"),
                     PriceError::InvalidInput(r) => format!("{kind}: invalid input: {r}"),
@@ -269,7 +298,7 @@ fn run_kind(
             // The departures cannot be priced by these rules now: they are not sellable,
             // and say why. The failure is counted; the stream goes on.
             tracing::warn!(plugin = plugin.id(), error = %e, departures = placed.len(), "plugin failed on a pricing batch");
-            for (j, c) in placed {
+            for &(j, c) in placed {
                 jobs[j].results[c] = Some(Err(format!("{kind}: plugin failure: {e}")));
             }
         }

@@ -22,7 +22,8 @@ fn append(folder: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
     let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()));
     let file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(named)?;
     drop_partial_line(&file).map_err(named)?;
-    Ok(BufWriter::new(file))
+    // A batch writes megabytes: 1 MiB writes instead of 8 KiB ones save most syscalls.
+    Ok(BufWriter::with_capacity(1 << 20, file))
 }
 
 /// A process killed mid-write can leave a last line without its newline. That line

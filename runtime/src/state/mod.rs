@@ -117,11 +117,21 @@ fn history_key(departure: &str, version: u64) -> Vec<u8> {
     k
 }
 
+/// The engine writes far more than it reads from storage (its working set serves the
+/// reads), so compaction merges L0 into L1 at 8 tables rather than fjall's default 4:
+/// half as many rewrites of L1. In the pipeline benchmark this halves the CPU of fjall's
+/// workers (4.7 s to 2.1-2.6 s over the same 40,000 events) for about 15 % more bytes on
+/// disk until compaction catches up. Point reads, rare here, may look at more tables.
+fn keyspace_options() -> KeyspaceCreateOptions {
+    KeyspaceCreateOptions::default()
+        .compaction_strategy(Arc::new(fjall::compaction::Leveled::default().with_l0_threshold(8)))
+}
+
 impl State {
     /// Opens (or creates) the state in `folder`.
     pub fn open(folder: &Path) -> Result<Self> {
         let db = Database::builder(folder).open()?;
-        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
+        let ks = |name: &str| db.keyspace(name, keyspace_options);
         let ks = Committer {
             quotes: ks("quotes")?,
             products: ks("products")?,

@@ -86,6 +86,9 @@ pub struct ProductPrices {
 /// The decoded working set. Lives in [`State`]; reached through a [`Writer`].
 #[derive(Default)]
 pub(super) struct Working {
+    /// One shared copy of each departure id the engine has met: departures are marked
+    /// by pointer ([`Writer::intern`]), and 1,000,000 ids are held once, not per map.
+    ids: Set<Arc<str>>,
     resources: Map<Vec<u8>, Arc<Resource>>,
     dependents: Map<Vec<u8>, Arc<BTreeSet<Arc<str>>>>,
     departures: Map<Arc<str>, Option<Arc<DepartureRecord>>>,
@@ -146,6 +149,18 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// The shared copy of a departure id. The dependents sets and the departures read
+    /// through this writer hold only shared copies, so two ids are the same departure
+    /// exactly when they are the same pointer.
+    pub fn intern(&mut self, id: &str) -> Arc<str> {
+        if let Some(shared) = self.w.ids.get(id) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(id);
+        self.w.ids.insert(Arc::clone(&shared));
+        shared
+    }
+
     /// The departures that depend on (kind, key), in key order.
     pub fn dependents(&mut self, kind: &str, key: &str) -> Result<Arc<BTreeSet<Arc<str>>>> {
         let prefix = pair_prefix(kind, key);
@@ -155,7 +170,7 @@ impl<'a> Writer<'a> {
         let mut found = BTreeSet::new();
         for kv in self.state.ks.index.prefix(&prefix) {
             let k = kv.key()?;
-            found.insert(Arc::from(String::from_utf8_lossy(&k[prefix.len()..]).as_ref()));
+            found.insert(self.intern(&String::from_utf8_lossy(&k[prefix.len()..])));
         }
         let d = Arc::new(found);
         self.w.dependents.insert(prefix, Arc::clone(&d));
@@ -163,13 +178,14 @@ impl<'a> Writer<'a> {
     }
 
     /// Adds or removes "departure depends on (kind, key)".
-    pub fn set_dependency(&mut self, kind: &str, key: &str, departure: &Arc<str>, present: bool) -> Result<()> {
+    pub fn set_dependency(&mut self, kind: &str, key: &str, departure: &str, present: bool) -> Result<()> {
         self.dependents(kind, key)?;
         let prefix = pair_prefix(kind, key);
+        let shared = self.intern(departure);
         if let Some(d) = self.w.dependents.get_mut(&prefix) {
             let d = Arc::make_mut(d);
             if present {
-                d.insert(Arc::clone(departure));
+                d.insert(shared);
             } else {
                 d.remove(departure);
             }
@@ -185,7 +201,8 @@ impl<'a> Writer<'a> {
         }
         let d: Option<DepartureRecord> = super::postcard_get(&self.state.ks.departures, id.as_bytes(), "departure")?;
         let d = d.map(Arc::new);
-        self.w.departures.insert(Arc::from(id), d.clone());
+        let shared = self.intern(id);
+        self.w.departures.insert(shared, d.clone());
         Ok(d)
     }
 
@@ -237,17 +254,22 @@ impl<'a> Writer<'a> {
         self.state.history(departure)
     }
 
-    /// Records a new price version: current and history.
-    pub fn put_price(&mut self, price: DeparturePrice) -> Result<()> {
-        let key = price.key();
+    /// Records a new price version, whose key is `key`: current and history.
+    pub fn put_price(&mut self, key: String, price: DeparturePrice) -> Result<()> {
         self.product_prices(&price.product)?;
         let stored: Arc<[u8]> = price.to_stored().into();
         self.changed.history.push((super::history_key(&key, price.version), Arc::clone(&stored)));
-        self.changed.prices.insert(key, stored);
-        let rest = format!("{}:{}", price.city, price.date);
         if let Some(pp) = self.w.prices.get_mut(&price.product) {
-            pp.departures.insert(rest, Offer::of(price));
+            let rest = split_departure(&key).map_or("", |(_, rest)| rest);
+            // Most versions replace an offer: no new key to allocate.
+            match pp.departures.get_mut(rest) {
+                Some(offer) => *offer = Offer::of(price),
+                None => {
+                    pp.departures.insert(rest.to_owned(), Offer::of(price));
+                }
+            }
         }
+        self.changed.prices.insert(key, stored);
         Ok(())
     }
 
