@@ -178,17 +178,22 @@ fn product(
     };
     let cause = affected.cause(event);
 
+    // Only the dependencies that change are written: a re-publication usually keeps
+    // most of them, and a product has hundreds of departures times its components.
     if let Some(old) = stored.and_then(|s| s.def) {
         for d in &old.departures {
             let dep = writer.intern(&old.departure_id(d));
+            let next = records.get(&*dep);
             if let Some(rec) = writer.departure(&dep)? {
                 for c in &rec.components {
                     for key in &c.keys {
-                        writer.set_dependency(&c.kind, key, &dep, false)?;
+                        if !next.is_some_and(|n| n.depends_on(&c.kind, key)) {
+                            writer.set_dependency(&c.kind, key, &dep, false)?;
+                        }
                     }
                 }
             }
-            if !records.contains_key(&*dep) {
+            if next.is_none() {
                 writer.put_departure(&dep, None);
                 affected.mark(&dep, cause);
             }
@@ -196,9 +201,12 @@ fn product(
     }
     for (dep, rec) in records {
         let dep = writer.intern(&dep);
+        let before = writer.departure(&dep)?;
         for c in &rec.components {
             for key in &c.keys {
-                writer.set_dependency(&c.kind, key, &dep, true)?;
+                if !before.as_ref().is_some_and(|b| b.depends_on(&c.kind, key)) {
+                    writer.set_dependency(&c.kind, key, &dep, true)?;
+                }
             }
         }
         writer.put_departure(&dep, Some(rec));

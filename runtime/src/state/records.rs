@@ -55,6 +55,14 @@ pub struct DepartureRecord {
     pub components: Vec<BoundComponent>,
 }
 
+impl DepartureRecord {
+    /// Whether a component of `kind` prices from the resource `key`.
+    #[must_use]
+    pub fn depends_on(&self, kind: &str, key: &str) -> bool {
+        self.components.iter().any(|c| c.kind == kind && c.keys.iter().any(|k| k == key))
+    }
+}
+
 /// Sellability of a departure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
