@@ -133,7 +133,9 @@ fn history_key(departure: &str, version: u64) -> Vec<u8> {
 ///   (3,305 against 2,889 MiB). Current prices are overwritten all the time: in blob
 ///   files their stale copies would take 27 % more disk again for no CPU gain.
 ///
-/// Point reads, rare here, may look at more tables and read a blob.
+/// Point reads, rare here, may look at more tables and read a blob. fjall applies these
+/// options when it creates a keyspace: a data folder made by an earlier version keeps
+/// the options it was made with, and reads and writes the same.
 fn keyspace_options(name: &str) -> KeyspaceCreateOptions {
     let options = KeyspaceCreateOptions::default()
         .compaction_strategy(Arc::new(fjall::compaction::Leveled::default().with_l0_threshold(8)));
