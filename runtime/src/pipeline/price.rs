@@ -229,7 +229,6 @@ fn shadow(
 
 /// Builds one batch for `kind` over the `placed` (job, component) pairs, calls the
 /// plugin once, and stores each result.
-#[allow(clippy::too_many_arguments)] // one call's whole context
 fn run_kind(
     writer: &mut Writer<'_>,
     plugins: &PluginSet,
