@@ -56,7 +56,7 @@ fn prices_a_generated_workload_exactly_as_the_rust_plugin() {
     assert_eq!(want.len(), got.len());
     let priced = want.iter().filter(|p| p.status == Status::Available).count();
     assert!(priced > 100, "only {priced} departures available: the comparison would say little");
-    let insured = want.iter().filter(|p| p.components.iter().any(|c| c.kind == "insurance")).count();
+    let insured = want.iter().filter(|p| p.components.iter().any(|c| &*c.kind == "insurance")).count();
     assert!(insured > 100, "only {insured} departures carry insurance");
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(w, g, "departure {}:{}:{}", w.product, w.city, w.date);

@@ -235,6 +235,8 @@ fn departure_records(
         })
         .collect();
     let mut keys_per_component = Vec::with_capacity(def.components.len());
+    // One copy of each kind name, shared by every departure's component and amount.
+    let kinds: Vec<Arc<str>> = def.components.iter().map(|c| Arc::from(c.kind.as_str())).collect();
     for c in &def.components {
         let plugin = plugins.get(&c.kind).ok_or_else(|| Rejection::UnknownKind(c.kind.clone()))?;
         match counted(stats, &c.kind, plugin.dependencies(&c.binding, &departures)) {
@@ -252,8 +254,9 @@ fn departure_records(
                 .components
                 .iter()
                 .zip(&keys_per_component)
-                .map(|(c, keys)| BoundComponent {
-                    kind: c.kind.clone(),
+                .zip(&kinds)
+                .map(|((c, keys), kind)| BoundComponent {
+                    kind: Arc::clone(kind),
                     markup_bp: c.markup_bp,
                     keys: keys.get(i).cloned().unwrap_or_default(),
                 })

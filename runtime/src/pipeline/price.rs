@@ -12,7 +12,7 @@ use super::apply::Affected;
 use super::{BatchOutput, Cause, PipelineConfig, PluginCall, Record, ShadowDiff, ShadowSpec, Stats};
 use crate::engine::PluginSet;
 use crate::state::{
-    ComponentAmount, DeparturePrice, DepartureRecord, Offer, ProductPrice, ProductPrices, StateError, Status, Writer,
+    ComponentAmount, DepartureRecord, Offer, PriceRef, ProductPrice, ProductPrices, StateError, Status, Writer,
     json_record,
 };
 
@@ -67,6 +67,7 @@ pub(crate) fn price_affected(
         shadow(writer, spec, &jobs, out)?;
     }
 
+    let mut rules = Vec::new();
     for job in &jobs {
         out.stats.departures_priced += u64::from(job.record.is_some());
         let mut offer = outcome(job);
@@ -77,36 +78,33 @@ pub(crate) fn price_affected(
             None => 1,
         };
         let cause = &causes[job.cause as usize];
-        let Some(price) = record(config, plugins, job, offer, cause, priced_at) else { continue };
+        rules_of(plugins, job, &mut rules);
+        let Some(price) = record(config, job, &offer, &rules, cause, priced_at) else { continue };
         // Runs of one product's departures are the common case: no new key, no clone.
-        match touched.get_mut(&price.product) {
+        match touched.get_mut(price.product) {
             Some(last) if last == cause => {}
             Some(last) => *last = cause.clone(),
             None => {
-                touched.insert(price.product.clone(), cause.clone());
+                touched.insert(price.product.to_owned(), cause.clone());
             }
         }
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
-        emit_price(writer, out, price, cause)?;
+        let (key, stored) = emit_price(out, &price, cause);
+        writer.put_price(key, offer, stored)?;
     }
     Ok(())
 }
 
-/// Emits and stores a new departure price version made by `cause`.
-pub(super) fn emit_price(
-    writer: &mut Writer<'_>,
-    out: &mut BatchOutput,
-    price: DeparturePrice,
-    cause: &Cause,
-) -> Result<(), StateError> {
-    let json = json_record(&price);
+/// Adds a new departure price version made by `cause` to the batch's output; returns
+/// its key and stored bytes, for [`Writer::put_price`].
+pub(super) fn emit_price(out: &mut BatchOutput, price: &PriceRef<'_>, cause: &Cause) -> (String, Arc<[u8]>) {
     if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);
     }
     let key = price.key();
-    out.departures.push(Record { key: key.clone(), json });
+    out.departures.push(Record { key: key.clone(), json: price.to_json().into() });
     out.stats.departure_records += 1;
-    writer.put_price(key, price)
+    (key, price.to_stored().into())
 }
 
 /// Recomputes the starting prices of the `touched` products and emits those that
@@ -182,7 +180,7 @@ impl Groups {
             let mut step = 0;
             for (c, comp) in record.components.iter().enumerate() {
                 // A kind without a plugin is left unpriced, as it was.
-                let Some(k) = kinds.iter().position(|(name, _)| *name == comp.kind) else { continue };
+                let Some(k) = kinds.iter().position(|(name, _)| *name == &*comp.kind) else { continue };
                 if kinds[k].1 == Role::Component {
                     g.components[k].push((j, c));
                     continue;
@@ -206,7 +204,7 @@ fn shadow(
     jobs: &[Job],
     out: &mut BatchOutput,
 ) -> Result<(), StateError> {
-    let uses_kind = |j: &&Job| j.record.as_ref().is_some_and(|r| r.components.iter().any(|c| c.kind == spec.kind));
+    let uses_kind = |j: &&Job| j.record.as_ref().is_some_and(|r| r.components.iter().any(|c| &*c.kind == spec.kind));
     let active: Vec<&Job> = jobs.iter().filter(uses_kind).collect();
     if active.is_empty() {
         return Ok(());
@@ -312,7 +310,9 @@ fn outcome(job: &Job) -> Offer {
     let Some(record) = &job.record else { return offer };
     for (comp, result) in record.components.iter().zip(&job.results) {
         match result {
-            Some(Ok(amount)) => offer.components.push(ComponentAmount { kind: comp.kind.clone(), amount: *amount }),
+            Some(Ok(amount)) => {
+                offer.components.push(ComponentAmount { kind: Arc::clone(&comp.kind), amount: *amount })
+            }
             Some(Err(reason)) if offer.reason.is_none() => offer.reason = Some(reason.clone()),
             _ => {}
         }
@@ -327,37 +327,43 @@ fn outcome(job: &Job) -> Offer {
     offer
 }
 
-/// The full record of a new version; `None` for a malformed departure key.
-fn record(
-    config: &PipelineConfig,
-    plugins: &PluginSet,
-    job: &Job,
-    offer: Offer,
-    cause: &Cause,
-    priced_at: &str,
-) -> Option<DeparturePrice> {
-    let mut parts = job.id.splitn(3, ':');
-    let (product, city, date) = (parts.next()?, parts.next()?, parts.next()?);
-    let mut rules = BTreeMap::new();
+/// The (kind, rules) pairs of the plugins that price `job`, sorted by kind, each once.
+fn rules_of<'p>(plugins: &'p PluginSet, job: &'p Job, rules: &mut Vec<(&'p str, &'p str)>) {
+    rules.clear();
     for comp in job.record.iter().flat_map(|r| &r.components) {
         if let Some(p) = plugins.get(&comp.kind) {
-            rules.insert(comp.kind.clone(), p.id().to_owned());
+            rules.push((&*comp.kind, p.id()));
         }
     }
-    Some(DeparturePrice {
-        product: product.to_owned(),
-        city: city.to_owned(),
-        date: date.to_owned(),
+    rules.sort_unstable();
+    rules.dedup_by(|a, b| a.0 == b.0);
+}
+
+/// The full record of a new version; `None` for a malformed departure key.
+fn record<'a>(
+    config: &'a PipelineConfig,
+    job: &'a Job,
+    offer: &'a Offer,
+    rules: &'a [(&'a str, &'a str)],
+    cause: &'a Cause,
+    priced_at: &'a str,
+) -> Option<PriceRef<'a>> {
+    let mut parts = job.id.splitn(3, ':');
+    let (product, city, date) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(PriceRef {
+        product,
+        city,
+        date,
         status: offer.status,
         price: offer.price,
-        reason: offer.reason,
-        currency: config.currency.clone(),
-        components: offer.components,
+        reason: offer.reason.as_deref(),
+        currency: &config.currency,
+        components: &offer.components,
         rules,
         version: offer.version,
-        cause: cause.id.clone(),
-        event_ts: cause.ts.clone(),
-        priced_at: priced_at.to_owned(),
+        cause: &cause.id,
+        event_ts: &cause.ts,
+        priced_at,
     })
 }
 

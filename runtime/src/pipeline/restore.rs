@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::price::emit_price;
 use super::{BatchOutput, Cause, Restore};
-use crate::state::{DeparturePrice, Offer, StateError, Writer};
+use crate::state::{DeparturePrice, Offer, PriceRef, StateError, Writer};
 
 /// Restores `spec.departures` (those `spec.rules` never priced, or that had no price
 /// before it, are left as they are) and adds their products to `touched`.
@@ -26,16 +26,14 @@ pub(crate) fn restore(
             Some(cur) => cur.version + 1,
             None => continue,
         };
-        let price = DeparturePrice {
-            version,
-            cause: cause.id.clone(),
-            event_ts: cause.ts.clone(),
-            priced_at: priced_at.to_owned(),
-            ..target.clone()
-        };
-        touched.insert(price.product.clone(), cause.clone());
+        let offer = Offer { version, ..Offer::of(target.clone()) };
+        let mut rules = Vec::new();
+        let price =
+            PriceRef { version, cause: &cause.id, event_ts: &cause.ts, priced_at, ..target.borrowed(&mut rules) };
+        touched.insert(target.product.clone(), cause.clone());
         out.stats.restored += 1;
-        emit_price(writer, out, price, cause)?;
+        let (key, stored) = emit_price(out, &price, cause);
+        writer.put_price(key, offer, stored)?;
     }
     Ok(())
 }

@@ -9,23 +9,26 @@
 //! | `products` | product | [`ProductRecord`] |
 //! | `index` | `kind\0key\0departure` | empty: departure depends on resource |
 //! | `departures` | departure | [`DepartureRecord`] |
-//! | `prices` | departure | current [`DeparturePrice`] (postcard) |
+//! | `prices` | departure | current [`Offer`] and version (postcard, see [`offer_bytes`]) |
 //! | `history` | `departure\0version(u64 BE)` | every [`DeparturePrice`] (postcard) |
 //! | `from_prices` | product | current [`ProductPrice`] (JSON) |
 //! | `meta` | `position/<source>` | input position consumed |
 //!
 //! `history` keeps its values in blob files, apart from the keys (see
-//! `keyspace_options`): the engine writes it more than anything else.
+//! `keyspace_options`): the engine writes it more than anything else. A departure's
+//! current full record is its history entry at the version `prices` names.
 
 mod records;
 mod working;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 pub use records::{
-    BoundComponent, ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, ProductRecord, QuoteRecord, Status,
+    BoundComponent, ComponentAmount, DeparturePrice, DepartureRecord, PriceRef, ProductPrice, ProductRecord,
+    QuoteRecord, Status,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -71,6 +74,32 @@ fn postcard_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static s
 
 fn stored_price(bytes: &[u8], what: &'static str) -> Result<DeparturePrice> {
     DeparturePrice::from_stored(bytes).map_err(|e| StateError::Corrupt { what, why: e.to_string() })
+}
+
+/// The tag that starts a `prices` value holding an [`Offer`]. Data folders written before
+/// it hold whole [`DeparturePrice`]s there, which start with the length of a non-empty
+/// product key, never 0: both read back.
+const OFFER_TAG: u8 = 0;
+
+/// A `prices` value: what the departure's current price says to a buyer, and its version.
+/// About a fifth of the whole record's bytes: the keyspace is rewritten by compaction
+/// all the time, and the engine reads only this from it.
+fn offer_bytes(offer: &Offer) -> Vec<u8> {
+    // Serialising plain structs into a Vec cannot fail.
+    postcard::to_extend(offer, vec![OFFER_TAG]).unwrap_or_default()
+}
+
+/// A `prices` value, in either form.
+enum Current {
+    Offer(Offer),
+    Whole(DeparturePrice),
+}
+
+fn current(bytes: &[u8]) -> Result<Current> {
+    match bytes.split_first() {
+        Some((&OFFER_TAG, rest)) => Ok(Current::Offer(from_postcard(rest, "price")?)),
+        _ => Ok(Current::Whole(stored_price(bytes, "price")?)),
+    }
 }
 
 fn json_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static str) -> Result<Option<T>> {
@@ -221,7 +250,23 @@ impl Committer {
 
     /// The current price of a departure.
     pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
-        self.prices.get(departure.as_bytes())?.map(|v| stored_price(&v, "price")).transpose()
+        self.prices.get(departure.as_bytes())?.map(|v| self.whole(departure.as_bytes(), &v)).transpose()
+    }
+
+    /// The whole current record of the departure `key`, whose `prices` value is `value`.
+    fn whole(&self, key: &[u8], value: &[u8]) -> Result<DeparturePrice> {
+        match current(value)? {
+            Current::Whole(p) => Ok(p),
+            Current::Offer(offer) => {
+                let departure = String::from_utf8_lossy(key);
+                let stored =
+                    self.history.get(history_key(&departure, offer.version))?.ok_or_else(|| StateError::Corrupt {
+                        what: "history",
+                        why: format!("{departure} has no version {}", offer.version),
+                    })?;
+                stored_price(&stored, "history")
+            }
+        }
     }
 
     /// Every current departure price of a product, in key order (city, then date).
@@ -229,8 +274,23 @@ impl Committer {
         let prefix = format!("{product}:");
         let mut out = Vec::new();
         for kv in self.prices.prefix(prefix.as_bytes()) {
-            let (_, v) = kv.into_inner()?;
-            out.push(stored_price(&v, "price")?);
+            let (k, v) = kv.into_inner()?;
+            out.push(self.whole(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// What every current departure price of a product says to a buyer, by `CITY:DATE`.
+    pub fn product_offers(&self, product: &str) -> Result<BTreeMap<String, Offer>> {
+        let prefix = format!("{product}:");
+        let mut out = BTreeMap::new();
+        for kv in self.prices.prefix(prefix.as_bytes()) {
+            let (k, v) = kv.into_inner()?;
+            let offer = match current(&v)? {
+                Current::Offer(offer) => offer,
+                Current::Whole(p) => Offer::of(p),
+            };
+            out.insert(String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), offer);
         }
         Ok(out)
     }
@@ -255,8 +315,8 @@ impl Committer {
     /// Every current departure price, in key order.
     pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
         self.prices.iter().map(|kv| {
-            let (_, v) = kv.into_inner()?;
-            stored_price(&v, "price")
+            let (k, v) = kv.into_inner()?;
+            self.whole(&k, &v)
         })
     }
 
@@ -267,7 +327,7 @@ impl Committer {
         for kv in self.departures.iter() {
             let (k, v) = kv.into_inner()?;
             let record: DepartureRecord = from_postcard(&v, "departure")?;
-            if record.components.iter().any(|c| c.kind == kind) {
+            if record.components.iter().any(|c| &*c.kind == kind) {
                 out.push(Arc::from(String::from_utf8_lossy(&k).as_ref()));
             }
         }
@@ -314,7 +374,7 @@ pub struct Pending {
     products: Vec<(Vec<u8>, Vec<u8>)>,
     index: Vec<(Vec<u8>, bool)>,
     departures: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    prices: Vec<(String, Arc<[u8]>)>,
+    prices: Vec<(String, Vec<u8>)>,
     history: Vec<(Vec<u8>, Arc<[u8]>)>,
     starting: Vec<(String, Arc<[u8]>)>,
     positions: Vec<(String, Vec<u8>)>,
@@ -355,7 +415,7 @@ impl Pending {
             }
         }
         for (k, v) in self.prices {
-            b.insert(&state.prices, k, &*v);
+            b.insert(&state.prices, k, v);
         }
         for (k, v) in self.history {
             b.insert(&state.history, k, &*v);
@@ -369,5 +429,68 @@ impl Pending {
         b.commit()?;
         state.db.persist(PersistMode::Buffer)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(version: u64, amount: i64) -> DeparturePrice {
+        DeparturePrice {
+            product: "P1".into(),
+            city: "SHA".into(),
+            date: "2026-12-01".into(),
+            status: Status::Available,
+            price: Some(amount),
+            reason: None,
+            currency: "CNY".into(),
+            components: vec![ComponentAmount { kind: "flight".into(), amount }],
+            rules: BTreeMap::from([("flight".to_owned(), "flight@1.0.0+1a2b3c4d".to_owned())]),
+            version,
+            cause: format!("e-{version}"),
+            event_ts: "2026-11-22T10:00:00Z".into(),
+            priced_at: "2026-11-22T10:00:00.004Z".into(),
+        }
+    }
+
+    fn stored(p: &DeparturePrice) -> Vec<u8> {
+        p.borrowed(&mut Vec::new()).to_stored()
+    }
+
+    /// `prices` holds an offer and points into history; a folder written before that
+    /// holds whole records there. Both read back whole, and both give the working set
+    /// its offers.
+    #[test]
+    fn current_prices_read_back_in_both_stored_forms() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("opens");
+        let (old, new) = ("P1:PEK:2026-12-01", "P1:SHA:2026-12-01");
+        let old_price = DeparturePrice { city: "PEK".into(), ..price(3, 100_000) };
+        let new_price = price(2, 200_000);
+        let mut b = state.ks.db.batch();
+        b.insert(&state.ks.prices, old, stored(&old_price));
+        b.insert(&state.ks.history, history_key(new, 1), stored(&price(1, 150_000)));
+        b.insert(&state.ks.history, history_key(new, 2), stored(&new_price));
+        b.insert(&state.ks.prices, new, offer_bytes(&Offer::of(new_price.clone())));
+        b.commit().expect("commits");
+
+        assert_eq!(state.price(old).expect("reads"), Some(old_price.clone()));
+        assert_eq!(state.price(new).expect("reads"), Some(new_price.clone()));
+        let all: Vec<DeparturePrice> = state.all_prices().collect::<Result<_>>().expect("reads");
+        assert_eq!(all, [old_price.clone(), new_price.clone()]);
+        assert_eq!(state.product_departure_prices("P1").expect("reads"), all);
+        let offers = state.product_offers("P1").expect("reads");
+        assert_eq!(offers["PEK:2026-12-01"], Offer::of(old_price));
+        assert_eq!(offers["SHA:2026-12-01"], Offer::of(new_price));
+    }
+
+    #[test]
+    fn a_current_price_whose_version_is_missing_from_history_is_reported_corrupt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("opens");
+        state.ks.prices.insert("P1:SHA:2026-12-01", offer_bytes(&Offer::of(price(4, 1)))).expect("writes");
+        let err = state.price("P1:SHA:2026-12-01").expect_err("no version 4 in history");
+        assert!(err.to_string().contains("no version 4"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! What the state keyspaces hold.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use pricing_sdk::Date;
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,8 @@ pub struct ProductRecord {
 /// A component of a departure with the resource keys its plugin said it depends on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoundComponent {
-    /// The resource kind.
-    pub kind: String,
+    /// The resource kind (shared with the amounts priced for it).
+    pub kind: Arc<str>,
     /// Markup in basis points.
     pub markup_bp: i32,
     /// Resource keys, in the order the plugin prices them.
@@ -59,7 +60,7 @@ impl DepartureRecord {
     /// Whether a component of `kind` prices from the resource `key`.
     #[must_use]
     pub fn depends_on(&self, kind: &str, key: &str) -> bool {
-        self.components.iter().any(|c| c.kind == kind && c.keys.iter().any(|k| k == key))
+        self.components.iter().any(|c| &*c.kind == kind && c.keys.iter().any(|k| k == key))
     }
 }
 
@@ -79,7 +80,7 @@ pub enum Status {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentAmount {
     /// The kind.
-    pub kind: String,
+    pub kind: Arc<str>,
     /// Per person, minor units; negative for discounts.
     pub amount: i64,
 }
@@ -137,27 +138,113 @@ type StoredPrice = (
     String,
 );
 
-impl DeparturePrice {
-    /// The stored bytes.
+/// A departure price record made of borrowed parts: what the pipeline writes, without
+/// the dozen strings and the map an owned [`DeparturePrice`] would allocate (and drop)
+/// for every version. Its JSON and stored bytes are exactly those of the owned record
+/// with the same fields.
+#[derive(Serialize)]
+pub struct PriceRef<'a> {
+    /// Product key.
+    pub product: &'a str,
+    /// Departure city.
+    pub city: &'a str,
+    /// Departure date, `YYYY-MM-DD`.
+    pub date: &'a str,
+    /// Sellability.
+    pub status: Status,
+    /// Per-person price when available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<i64>,
+    /// Why it is unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    /// The pricing currency.
+    pub currency: &'a str,
+    /// Per-component amounts, in the product's order.
+    pub components: &'a [ComponentAmount],
+    /// Kind → rules, sorted by kind, each kind once: serialised as a map.
+    #[serde(serialize_with = "as_map")]
+    pub rules: &'a [(&'a str, &'a str)],
+    /// Version.
+    pub version: u64,
+    /// Id of the event that caused this version.
+    pub cause: &'a str,
+    /// That event's `ts`.
+    pub event_ts: &'a str,
+    /// When the engine priced it.
+    pub priced_at: &'a str,
+}
+
+fn as_map<S: serde::Serializer>(pairs: &&[(&str, &str)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+impl PriceRef<'_> {
+    /// The stored bytes (see [`StoredPrice`]).
     #[must_use]
     pub fn to_stored(&self) -> Vec<u8> {
         let fields = (
-            &self.product,
-            &self.city,
-            &self.date,
+            self.product,
+            self.city,
+            self.date,
             self.status,
             self.price,
-            &self.reason,
-            &self.currency,
-            &self.components,
-            &self.rules,
+            self.reason,
+            self.currency,
+            self.components,
+            Map(self.rules),
             self.version,
-            &self.cause,
-            &self.event_ts,
-            &self.priced_at,
+            self.cause,
+            self.event_ts,
+            self.priced_at,
         );
         // Serialising strings and integers into a Vec cannot fail.
         postcard::to_allocvec(&fields).unwrap_or_default()
+    }
+
+    /// The JSON record, as emitted.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising strings and integers with string keys cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// `PRODUCT:CITY:DATE`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        format!("{}:{}:{}", self.product, self.city, self.date)
+    }
+}
+
+/// Sorted pairs serialised as a map, as a `BTreeMap` of them would be.
+struct Map<'a>(&'a [(&'a str, &'a str)]);
+
+impl Serialize for Map<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        as_map(&self.0, s)
+    }
+}
+
+impl DeparturePrice {
+    /// The record as borrowed parts; `rules` is filled with its rules and borrowed.
+    #[must_use]
+    pub fn borrowed<'a>(&'a self, rules: &'a mut Vec<(&'a str, &'a str)>) -> PriceRef<'a> {
+        rules.extend(self.rules.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        PriceRef {
+            product: &self.product,
+            city: &self.city,
+            date: &self.date,
+            status: self.status,
+            price: self.price,
+            reason: self.reason.as_deref(),
+            currency: &self.currency,
+            components: &self.components,
+            rules,
+            version: self.version,
+            cause: &self.cause,
+            event_ts: &self.event_ts,
+            priced_at: &self.priced_at,
+        }
     }
 
     /// Decodes the stored bytes.
@@ -246,5 +333,63 @@ impl ProductPrice {
             && self.date == other.date
             && self.per_city == other.per_city
             && self.available == other.available
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(reason: Option<&str>) -> DeparturePrice {
+        DeparturePrice {
+            product: "P1".into(),
+            city: "SHA".into(),
+            date: "2026-12-01".into(),
+            status: if reason.is_some() { Status::Unavailable } else { Status::Available },
+            price: reason.is_none().then_some(356_000),
+            reason: reason.map(str::to_owned),
+            currency: "CNY".into(),
+            components: vec![
+                ComponentAmount { kind: "flight".into(), amount: 290_000 },
+                ComponentAmount { kind: "discount".into(), amount: -3_000 },
+            ],
+            rules: [("flight", "flight@1.0.0+1a2b3c4d"), ("discount", "discount@2.0.0+99")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            version: 7,
+            cause: "e-1".into(),
+            event_ts: "2026-11-22T10:00:00Z".into(),
+            priced_at: "2026-11-22T10:00:00.004Z".into(),
+        }
+    }
+
+    /// Consumers read the borrowed form's JSON and old data folders hold the owned form's
+    /// stored bytes: both must be the owned record's, byte for byte.
+    #[test]
+    fn the_borrowed_form_writes_the_owned_records_json_and_stored_bytes() {
+        for p in [price(None), price(Some("hotel: no rooms"))] {
+            let mut rules = Vec::new();
+            let r = p.borrowed(&mut rules);
+            assert_eq!(r.to_json(), serde_json::to_vec(&p).expect("json"));
+            let owned: StoredPrice = (
+                p.product.clone(),
+                p.city.clone(),
+                p.date.clone(),
+                p.status,
+                p.price,
+                p.reason.clone(),
+                p.currency.clone(),
+                p.components.clone(),
+                p.rules.clone(),
+                p.version,
+                p.cause.clone(),
+                p.event_ts.clone(),
+                p.priced_at.clone(),
+            );
+            assert_eq!(r.to_stored(), postcard::to_allocvec(&owned).expect("postcard"));
+            assert_eq!(DeparturePrice::from_stored(&r.to_stored()).expect("decodes"), p);
+            assert_eq!(r.key(), p.key());
+        }
     }
 }

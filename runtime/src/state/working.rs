@@ -17,7 +17,9 @@ use std::sync::{Arc, MutexGuard};
 use super::records::{
     ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, ProductRecord, QuoteRecord, Status,
 };
-use super::{Pending, Result, State, from_postcard, pair_prefix, postcard_bytes, split_departure, triple};
+use serde::{Deserialize, Serialize};
+
+use super::{Pending, Result, State, from_postcard, offer_bytes, pair_prefix, postcard_bytes, split_departure, triple};
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
@@ -41,8 +43,9 @@ impl Resource {
     }
 }
 
-/// What a buyer sees of a departure's current price, and its version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a buyer sees of a departure's current price, and its version: the `prices`
+/// keyspace's value (see [`super::offer_bytes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
     /// Version of the current record.
     pub version: u64,
@@ -103,7 +106,7 @@ struct Changed {
     index: BTreeMap<Vec<u8>, bool>,
     departures: Set<Arc<str>>,
     products: Set<String>,
-    prices: Map<String, Arc<[u8]>>,
+    prices: Map<String, Vec<u8>>,
     history: Vec<(Vec<u8>, Arc<[u8]>)>,
     starting: Map<String, Arc<[u8]>>,
 }
@@ -231,11 +234,10 @@ impl<'a> Writer<'a> {
     /// A product's current prices, loaded whole on first use.
     pub fn product_prices(&mut self, product: &str) -> Result<&ProductPrices> {
         if !self.w.prices.contains_key(product) {
-            let mut pp = ProductPrices::default();
-            for p in self.state.product_departure_prices(product)? {
-                pp.departures.insert(format!("{}:{}", p.city, p.date), Offer::of(p));
-            }
-            pp.starting = self.state.product_price(product)?;
+            let pp = ProductPrices {
+                departures: self.state.product_offers(product)?,
+                starting: self.state.product_price(product)?,
+            };
             self.w.prices.insert(product.to_owned(), pp);
         }
         Ok(&self.w.prices[product])
@@ -254,22 +256,23 @@ impl<'a> Writer<'a> {
         self.state.history(departure)
     }
 
-    /// Records a new price version, whose key is `key`: current and history.
-    pub fn put_price(&mut self, key: String, price: DeparturePrice) -> Result<()> {
-        self.product_prices(&price.product)?;
-        let stored: Arc<[u8]> = price.to_stored().into();
-        self.changed.history.push((super::history_key(&key, price.version), Arc::clone(&stored)));
-        if let Some(pp) = self.w.prices.get_mut(&price.product) {
-            let rest = split_departure(&key).map_or("", |(_, rest)| rest);
+    /// Records a new price version of the departure `key`: what it says to a buyer as its
+    /// current price, and the whole record's stored bytes in history.
+    pub fn put_price(&mut self, key: String, offer: Offer, stored: Arc<[u8]>) -> Result<()> {
+        let Some((product, rest)) = split_departure(&key) else { return Ok(()) };
+        self.product_prices(product)?;
+        self.changed.history.push((super::history_key(&key, offer.version), stored));
+        let current = offer_bytes(&offer);
+        if let Some(pp) = self.w.prices.get_mut(product) {
             // Most versions replace an offer: no new key to allocate.
             match pp.departures.get_mut(rest) {
-                Some(offer) => *offer = Offer::of(price),
+                Some(current) => *current = offer,
                 None => {
-                    pp.departures.insert(rest.to_owned(), Offer::of(price));
+                    pp.departures.insert(rest.to_owned(), offer);
                 }
             }
         }
-        self.changed.prices.insert(key, stored);
+        self.changed.prices.insert(key, current);
         Ok(())
     }
 
