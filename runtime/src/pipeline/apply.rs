@@ -258,7 +258,7 @@ fn departure_records(
                 .map(|((c, keys), kind)| BoundComponent {
                     kind: Arc::clone(kind),
                     markup_bp: c.markup_bp,
-                    keys: keys.get(i).cloned().unwrap_or_default(),
+                    keys: keys.get(i).map(|k| k.iter().map(|k| Arc::from(k.as_str())).collect()).unwrap_or_default(),
                 })
                 .collect();
             let rec = DepartureRecord {

@@ -241,7 +241,9 @@ fn run_kind(
         return Ok(());
     }
     let mut batch = BatchBuilder::new();
-    let mut resources: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+    // By the key's address: the working set shares one copy of each key between the
+    // departures it holds (a key met in two copies is only added twice, never wrong).
+    let mut resources: HashMap<*const u8, u32, foldhash::fast::RandomState> = HashMap::default();
     let mut refs = Vec::new();
     for &(j, c) in placed {
         let job = &jobs[j];
@@ -250,12 +252,12 @@ fn run_kind(
         let comp = &record.components[c];
         refs.clear();
         for key in &comp.keys {
-            let index = match resources.get(key.as_str()) {
+            let index = match resources.get(&key.as_ptr()) {
                 Some(i) => *i,
                 None => {
                     let resource = writer.resource(kind, key)?;
                     let i = batch.add_resource(resource.live());
-                    resources.insert(key.as_str(), i);
+                    resources.insert(key.as_ptr(), i);
                     i
                 }
             };

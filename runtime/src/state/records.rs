@@ -36,7 +36,7 @@ pub struct BoundComponent {
     /// Markup in basis points.
     pub markup_bp: i32,
     /// Resource keys, in the order the plugin prices them.
-    pub keys: Vec<String>,
+    pub keys: Vec<Arc<str>>,
 }
 
 /// Everything needed to price one departure, written when its product is indexed.
@@ -60,7 +60,7 @@ impl DepartureRecord {
     /// Whether a component of `kind` prices from the resource `key`.
     #[must_use]
     pub fn depends_on(&self, kind: &str, key: &str) -> bool {
-        self.components.iter().any(|c| &*c.kind == kind && c.keys.iter().any(|k| k == key))
+        self.components.iter().any(|c| &*c.kind == kind && c.keys.iter().any(|k| &**k == key))
     }
 }
 

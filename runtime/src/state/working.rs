@@ -92,6 +92,9 @@ pub(super) struct Working {
     /// One shared copy of each departure id the engine has met: departures are marked
     /// by pointer ([`Writer::intern`]), and 1,000,000 ids are held once, not per map.
     ids: Set<Arc<str>>,
+    /// One shared copy of each component kind and resource key of the departures held:
+    /// a plugin call's batch holds each resource once, found by pointer.
+    names: Set<Arc<str>>,
     resources: Map<Vec<u8>, Arc<Resource>>,
     dependents: Map<Vec<u8>, Arc<BTreeSet<Arc<str>>>>,
     departures: Map<Arc<str>, Option<Arc<DepartureRecord>>>,
@@ -203,7 +206,7 @@ impl<'a> Writer<'a> {
             return Ok(d.clone());
         }
         let d: Option<DepartureRecord> = super::postcard_get(&self.state.ks.departures, id.as_bytes(), "departure")?;
-        let d = d.map(Arc::new);
+        let d = d.map(|d| Arc::new(self.share_names(d)));
         let shared = self.intern(id);
         self.w.departures.insert(shared, d.clone());
         Ok(d)
@@ -211,8 +214,25 @@ impl<'a> Writer<'a> {
 
     /// Sets (or with `None` removes) a departure's definition.
     pub fn put_departure(&mut self, id: &Arc<str>, record: Option<DepartureRecord>) {
-        self.w.departures.insert(Arc::clone(id), record.map(Arc::new));
+        let record = record.map(|r| Arc::new(self.share_names(r)));
+        self.w.departures.insert(Arc::clone(id), record);
         self.changed.departures.insert(Arc::clone(id));
+    }
+
+    /// `record` with its kinds and resource keys replaced by the shared copies.
+    fn share_names(&mut self, mut record: DepartureRecord) -> DepartureRecord {
+        let names = &mut self.w.names;
+        let mut share = |name: &mut Arc<str>| match names.get(&**name) {
+            Some(shared) => *name = Arc::clone(shared),
+            None => {
+                names.insert(Arc::clone(name));
+            }
+        };
+        for c in &mut record.components {
+            share(&mut c.kind);
+            c.keys.iter_mut().for_each(&mut share);
+        }
+        record
     }
 
     /// A product, with its seq.
