@@ -9,8 +9,9 @@
 //! knobs. Prints one row per backend and the wasm/native ratio.
 //!
 //! Event-to-price latency here is the time from an event's batch entering the pipeline
-//! to its prices being written and flushed and its state committed: with the input
-//! replayed as fast as it goes, that is what an event waits.
+//! to its prices being written and flushed, which includes waiting for the previous
+//! batch's state commit (its own commit runs while the next batch is priced): with the
+//! input replayed as fast as it goes, that is what an event waits for its price.
 
 use std::process::Command;
 use std::time::Instant;
