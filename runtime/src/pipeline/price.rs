@@ -96,7 +96,8 @@ pub(crate) fn price_affected(
 }
 
 /// Adds a new departure price version made by `cause` to the batch's output; returns
-/// its key and stored bytes, for [`Writer::put_price`].
+/// its key and stored bytes, for [`Writer::put_price`]. Storing is left to the caller:
+/// `price` borrows the offer that `put_price` takes.
 pub(super) fn emit_price(out: &mut BatchOutput, price: &PriceRef<'_>, cause: &Cause) -> (String, Arc<[u8]>) {
     if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);

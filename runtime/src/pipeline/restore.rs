@@ -21,12 +21,13 @@ pub(crate) fn restore(
     for id in spec.departures {
         let history = writer.committed_history(id)?;
         let Some(target) = before_first(&history, spec.kind, spec.rules) else { continue };
+        let restored = Offer::of(target.clone());
         let version = match writer.offer(id)? {
-            Some(cur) if cur.same_offer(&Offer::of(target.clone())) => continue,
+            Some(cur) if cur.same_offer(&restored) => continue,
             Some(cur) => cur.version + 1,
             None => continue,
         };
-        let offer = Offer { version, ..Offer::of(target.clone()) };
+        let offer = Offer { version, ..restored };
         let mut rules = Vec::new();
         let price =
             PriceRef { version, cause: &cause.id, event_ts: &cause.ts, priced_at, ..target.borrowed(&mut rules) };

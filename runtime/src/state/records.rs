@@ -286,15 +286,6 @@ impl DeparturePrice {
     pub fn key(&self) -> String {
         format!("{}:{}:{}", self.product, self.city, self.date)
     }
-
-    /// Whether `other` says the same thing to a buyer (versions and times aside).
-    #[must_use]
-    pub fn same_offer(&self, other: &DeparturePrice) -> bool {
-        self.status == other.status
-            && self.price == other.price
-            && self.reason == other.reason
-            && self.components == other.components
-    }
 }
 
 /// A product's starting prices: the record emitted on `product-prices`.

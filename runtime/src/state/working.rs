@@ -279,7 +279,9 @@ impl<'a> Writer<'a> {
     /// Records a new price version of the departure `key`: what it says to a buyer as its
     /// current price, and the whole record's stored bytes in history.
     pub fn put_price(&mut self, key: String, offer: Offer, stored: Arc<[u8]>) -> Result<()> {
-        let Some((product, rest)) = split_departure(&key) else { return Ok(()) };
+        // Keys are `PRODUCT:CITY:DATE` (see [`super::PriceRef::key`]); one without a
+        // product part is still stored, under its whole key.
+        let (product, rest) = split_departure(&key).unwrap_or((key.as_str(), ""));
         self.product_prices(product)?;
         self.changed.history.push((super::history_key(&key, offer.version), stored));
         let current = offer_bytes(&offer);
