@@ -402,7 +402,8 @@ impl Pending {
     }
 
     /// [`Pending::commit`] through handles that can live on another thread.
-    pub fn commit_to(self, state: &Committer) -> Result<()> {
+    pub fn commit_to(mut self, state: &Committer) -> Result<()> {
+        self.sort();
         let mut b = state.db.batch();
         for (k, v) in self.quotes {
             b.insert(&state.quotes, k, v);
@@ -438,6 +439,27 @@ impl Pending {
         b.commit()?;
         state.db.persist(PersistMode::Buffer)?;
         Ok(())
+    }
+
+    /// Puts each keyspace's writes in key order. fjall inserts a batch into its memtables
+    /// (skiplists) in the order given; a batch's current prices came out of a hash map, so
+    /// each insert searched a 64 MiB skiplist from the top and missed the cache at most
+    /// levels. In key order, consecutive inserts walk the same, cached path. In the
+    /// pipeline benchmark (1,003,200 departures, alternating runs) this took the commit
+    /// thread from 16.5-18.0 to 9.0-9.2 CPU s over the stream, and the whole process from
+    /// 69.6-76.5 to 55.7-59.3. Lists already in order (history, index, quotes) cost one
+    /// pass to check.
+    fn sort(&mut self) {
+        fn by_key<K: AsRef<[u8]>, V>(list: &mut [(K, V)]) {
+            list.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        }
+        by_key(&mut self.quotes);
+        by_key(&mut self.products);
+        by_key(&mut self.index);
+        by_key(&mut self.departures);
+        by_key(&mut self.prices);
+        by_key(&mut self.history);
+        by_key(&mut self.starting);
     }
 }
 
@@ -501,5 +523,32 @@ mod tests {
         state.ks.prices.insert("P1:SHA:2026-12-01", offer_bytes(&Offer::of(price(4, 1)))).expect("writes");
         let err = state.price("P1:SHA:2026-12-01").expect_err("no version 4 in history");
         assert!(err.to_string().contains("no version 4"), "{err}");
+    }
+
+    /// A batch's current prices come out of a hash map; they reach fjall in key order
+    /// (see `Pending::sort`), and commit to the same state as in any other order.
+    #[test]
+    fn a_batch_is_committed_in_key_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("opens");
+        let keys = ["P2:SHA:2026-12-01", "P1:SHA:2026-12-02", "P10:PEK:2026-12-01", "P1:SHA:2026-12-01"];
+        let mut pending = Pending::default();
+        for (v, key) in keys.iter().enumerate() {
+            let offer = Offer::of(price(v as u64 + 1, 1_000 * v as i64));
+            pending.prices.push(((*key).to_owned(), offer_bytes(&offer)));
+            pending
+                .history
+                .push((history_key(key, offer.version), stored(&price(offer.version, 1_000 * v as i64)).into()));
+        }
+        pending.sort();
+        let order: Vec<&str> = pending.prices.iter().map(|(k, _)| k.as_str()).collect();
+        // Byte order, as fjall keeps keys: '0' sorts before ':'.
+        assert_eq!(order, ["P10:PEK:2026-12-01", "P1:SHA:2026-12-01", "P1:SHA:2026-12-02", "P2:SHA:2026-12-01"]);
+        assert!(pending.history.is_sorted_by(|a, b| a.0 <= b.0));
+        pending.commit(&state).expect("commits");
+        for (v, key) in keys.iter().enumerate() {
+            let read = state.price(key).expect("reads").expect("stored");
+            assert_eq!((read.version, read.price), (v as u64 + 1, Some(1_000 * v as i64)), "{key}");
+        }
     }
 }
