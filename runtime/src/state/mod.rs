@@ -534,11 +534,9 @@ mod tests {
         let keys = ["P2:SHA:2026-12-01", "P1:SHA:2026-12-02", "P10:PEK:2026-12-01", "P1:SHA:2026-12-01"];
         let mut pending = Pending::default();
         for (v, key) in keys.iter().enumerate() {
-            let offer = Offer::of(price(v as u64 + 1, 1_000 * v as i64));
-            pending.prices.push(((*key).to_owned(), offer_bytes(&offer)));
-            pending
-                .history
-                .push((history_key(key, offer.version), stored(&price(offer.version, 1_000 * v as i64)).into()));
+            let p = price(v as u64 + 1, 1_000 * v as i64);
+            pending.history.push((history_key(key, p.version), stored(&p).into()));
+            pending.prices.push(((*key).to_owned(), offer_bytes(&Offer::of(p))));
         }
         pending.sort();
         let order: Vec<&str> = pending.prices.iter().map(|(k, _)| k.as_str()).collect();
