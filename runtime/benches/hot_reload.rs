@@ -60,6 +60,7 @@ struct Batch {
 }
 
 fn main() -> Result<()> {
+    pricing_runtime::allocator::tune();
     let args = Args::parse();
     let config = args.catalog.gen_config(args.events);
     let workload = Workload::generate(&config)?;

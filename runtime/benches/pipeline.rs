@@ -76,6 +76,7 @@ struct Report {
 }
 
 fn main() -> Result<()> {
+    pricing_runtime::allocator::tune();
     let args = Args::parse();
     match args.backend.as_str() {
         "both" => both(&args),

@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod admin;
+pub mod allocator;
 pub mod config;
 pub mod conform;
 pub mod engine;
@@ -19,8 +20,3 @@ pub mod registry;
 pub mod sink;
 pub mod source;
 pub mod state;
-
-// The hot path allocates many small, short-lived values (events, records, keys);
-// mimalloc serves them markedly faster than glibc's allocator (see the README benchmark).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

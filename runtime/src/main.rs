@@ -134,6 +134,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    pricing_runtime::allocator::tune();
     match run_cli() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,6 +1,6 @@
 //! Applying one event to the batch's pending state and marking the departures it touches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pricing_sdk::Departure;
@@ -8,7 +8,7 @@ use pricing_sdk::Departure;
 use super::{Cause, Input, PipelineConfig, Stats};
 use crate::engine::PluginSet;
 use crate::intake::{Event, Op, ProductDef, Rejection, Rules, decode};
-use crate::state::{BoundComponent, DepartureRecord, ProductRecord, QuoteRecord, StateError, Writer};
+use crate::state::{BoundComponent, DepartureRecord, ProductRecord, QuoteRecord, Slot, StateError, Writer};
 
 /// What became of an event.
 pub(crate) enum Applied {
@@ -17,34 +17,20 @@ pub(crate) enum Applied {
     Rejected(Rejection),
 }
 
-/// The departures a batch touched, each with the last event that touched it. Ids are
-/// the writer's shared copies ([`Writer::intern`]), so a mark hashes a pointer, not a
-/// string: a batch makes hundreds of thousands of marks.
+/// The departures a batch touched, each with the last event that touched it. Marks
+/// are kept by slot ([`Writer::intern`]) in a dense table: a batch makes hundreds of
+/// thousands of them, and an insurance plan or a discount rule alone can mark a large
+/// part of the catalog.
 #[derive(Default)]
 pub(crate) struct Affected {
     pub causes: Vec<Cause>,
-    pub marks: HashMap<Shared, u32, foldhash::fast::RandomState>,
+    /// By slot index: 1 + the index in `causes` of the last cause that marked it; 0 for
+    /// not marked.
+    cause_of: Vec<u32>,
+    /// Each marked slot once, in the order first marked.
+    marked: Vec<Slot>,
     /// The cause of the departures an operation marked ([`Affected::mark_all`]).
     pub op_cause: Option<u32>,
-}
-
-/// A departure id compared and hashed by pointer. Were an id ever not the shared copy,
-/// the departure would be priced twice in the batch, and the second pricing, finding
-/// the first's offer, would write nothing: more work, never a wrong record.
-pub(crate) struct Shared(pub Arc<str>);
-
-impl PartialEq for Shared {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Shared {}
-
-impl std::hash::Hash for Shared {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        std::ptr::hash(Arc::as_ptr(&self.0).cast::<u8>(), state);
-    }
 }
 
 impl Affected {
@@ -54,24 +40,40 @@ impl Affected {
         (self.causes.len() - 1) as u32
     }
 
-    /// Marks `departures` (shared copies) for an operation's `cause`, leaving those an
-    /// event already marked to the event; returns how many it marked.
-    pub fn mark_all(&mut self, departures: &[Arc<str>], cause: Cause) -> u64 {
+    /// Marks `departures` for an operation's `cause`, leaving those an event already
+    /// marked to the event; returns how many it marked.
+    pub fn mark_all(&mut self, departures: &[Slot], cause: Cause) -> u64 {
         self.causes.push(cause);
         let index = (self.causes.len() - 1) as u32;
         self.op_cause = Some(index);
-        let mut marked = 0;
-        for d in departures {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.marks.entry(Shared(Arc::clone(d))) {
-                slot.insert(index);
-                marked += 1;
+        let before = self.marked.len();
+        for &d in departures {
+            if self.cause_of(d).is_none() {
+                self.mark(d, index);
             }
         }
-        marked
+        (self.marked.len() - before) as u64
     }
 
-    fn mark(&mut self, departure: &Arc<str>, cause: u32) {
-        self.marks.insert(Shared(Arc::clone(departure)), cause);
+    /// The cause that last marked `departure`, if one did.
+    fn cause_of(&self, departure: Slot) -> Option<u32> {
+        self.cause_of.get(departure.index()).and_then(|c| c.checked_sub(1))
+    }
+
+    fn mark(&mut self, departure: Slot, cause: u32) {
+        let i = departure.index();
+        if i >= self.cause_of.len() {
+            self.cause_of.resize(i + 1, 0);
+        }
+        if self.cause_of[i] == 0 {
+            self.marked.push(departure);
+        }
+        self.cause_of[i] = cause + 1;
+    }
+
+    /// Each marked departure with the index of its cause, in the order first marked.
+    pub fn marks(&self) -> impl Iterator<Item = (Slot, u32)> + '_ {
+        self.marked.iter().map(|&d| (d, self.cause_of[d.index()] - 1))
     }
 }
 
@@ -136,7 +138,7 @@ fn resource(
     let dependents = writer.dependents(&event.kind, &event.key)?;
     if !dependents.is_empty() {
         let cause = affected.cause(event);
-        for departure in dependents.iter() {
+        for &departure in dependents.iter() {
             affected.mark(departure, cause);
         }
     }
@@ -182,35 +184,36 @@ fn product(
     // most of them, and a product has hundreds of departures times its components.
     if let Some(old) = stored.and_then(|s| s.def) {
         for d in &old.departures {
-            let dep = writer.intern(&old.departure_id(d));
-            let next = records.get(&*dep);
-            if let Some(rec) = writer.departure(&dep)? {
+            let id = old.departure_id(d);
+            let dep = writer.intern(&id);
+            let next = records.get(&id);
+            if let Some(rec) = writer.departure(dep)? {
                 for c in &rec.components {
                     for key in &c.keys {
                         if !next.is_some_and(|n| n.depends_on(&c.kind, key)) {
-                            writer.set_dependency(&c.kind, key, &dep, false)?;
+                            writer.set_dependency(&c.kind, key, dep, false)?;
                         }
                     }
                 }
             }
             if next.is_none() {
-                writer.put_departure(&dep, None);
-                affected.mark(&dep, cause);
+                writer.put_departure(dep, None);
+                affected.mark(dep, cause);
             }
         }
     }
     for (dep, rec) in records {
         let dep = writer.intern(&dep);
-        let before = writer.departure(&dep)?;
+        let before = writer.departure(dep)?;
         for c in &rec.components {
             for key in &c.keys {
                 if !before.as_ref().is_some_and(|b| b.depends_on(&c.kind, key)) {
-                    writer.set_dependency(&c.kind, key, &dep, true)?;
+                    writer.set_dependency(&c.kind, key, dep, true)?;
                 }
             }
         }
-        writer.put_departure(&dep, Some(rec));
-        affected.mark(&dep, cause);
+        writer.put_departure(dep, Some(rec));
+        affected.mark(dep, cause);
     }
     writer.put_product(id, ProductRecord { seq: event.seq, def: new_def });
     Ok(Applied::Yes)
@@ -278,4 +281,34 @@ fn departure_records(
 fn counted<T, E>(stats: &mut Stats, kind: &str, result: Result<T, E>) -> Result<T, E> {
     stats.count_call(kind, true, result.is_err());
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::State;
+
+    fn cause(id: &str) -> Cause {
+        Cause { id: id.into(), ts: String::new(), ts_ms: None }
+    }
+
+    #[test]
+    fn a_departure_is_marked_once_by_its_last_event_and_an_operation_marks_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("state");
+        let mut writer = state.writer();
+        let [a, b, c] = ["P:A:2026-12-01", "P:B:2026-12-01", "P:C:2026-12-01"].map(|id| writer.intern(id));
+        assert_eq!(writer.intern("P:A:2026-12-01"), a, "one slot per id");
+        assert_eq!(&**writer.id(b), "P:B:2026-12-01");
+
+        let mut affected = Affected::default();
+        affected.causes.push(cause("e1"));
+        affected.mark(c, 0);
+        affected.mark(a, 0);
+        affected.causes.push(cause("e2"));
+        affected.mark(a, 1);
+        assert_eq!(affected.mark_all(&[a, b, c], cause("reprice:1")), 1, "only b had no event");
+        assert_eq!(affected.op_cause, Some(2));
+        assert_eq!(affected.marks().collect::<Vec<_>>(), vec![(c, 0), (a, 1), (b, 2)]);
+    }
 }

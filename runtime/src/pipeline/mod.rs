@@ -154,7 +154,7 @@ impl KindCalls {
 #[derive(Clone, Debug)]
 pub struct Record {
     /// The record key: `PRODUCT:CITY:DATE` or `PRODUCT`.
-    pub key: String,
+    pub key: Arc<str>,
     /// The JSON value.
     pub json: Arc<[u8]>,
 }
@@ -390,7 +390,7 @@ impl Pipeline {
             }
         }
         if let (Some(cause), false) = (&extra.cause, extra.reprice.is_empty()) {
-            let reprice: Vec<Arc<str>> = extra.reprice.iter().map(|d| writer.intern(d)).collect();
+            let reprice: Vec<_> = extra.reprice.iter().map(|d| writer.intern(d)).collect();
             out.stats.repriced += affected.mark_all(&reprice, cause.clone());
         }
         let mut touched = BTreeMap::new();

@@ -12,7 +12,7 @@ use super::apply::Affected;
 use super::{BatchOutput, Cause, PipelineConfig, PluginCall, Record, ShadowDiff, ShadowSpec, Stats};
 use crate::engine::PluginSet;
 use crate::state::{
-    ComponentAmount, DepartureRecord, Offer, PriceRef, ProductPrice, ProductPrices, StateError, Status, Writer,
+    ComponentAmount, DepartureRecord, Offer, PriceRef, ProductPrice, ProductPrices, Slot, StateError, Status, Writer,
     json_record,
 };
 
@@ -53,13 +53,19 @@ pub(crate) fn price_affected(
     shadows: &[ShadowSpec<'_>],
     touched: &mut BTreeMap<String, Cause>,
 ) -> Result<(), StateError> {
-    let Affected { causes, marks, op_cause } = affected;
-    let mut marked: Vec<(Arc<str>, u32)> = marks.into_iter().map(|(id, cause)| (id.0, cause)).collect();
+    let mut marked: Vec<([u64; 3], Arc<str>, Slot, u32)> = affected
+        .marks()
+        .map(|(slot, cause)| {
+            let id = writer.id(slot);
+            (id_prefix(id), Arc::clone(id), slot, cause)
+        })
+        .collect();
+    let Affected { causes, op_cause, .. } = affected;
     // Output in key order, whatever order the events marked them in.
-    marked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    marked.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     let mut jobs = Vec::with_capacity(marked.len());
-    for (id, cause) in marked {
-        let record = writer.departure(&id)?;
+    for (_, id, slot, cause) in marked {
+        let record = writer.departure(slot)?;
         jobs.push(Job::new(id, cause, record));
     }
     compute(writer, plugins, &mut jobs, &mut out.stats)?;
@@ -68,6 +74,7 @@ pub(crate) fn price_affected(
     }
 
     let mut rules = Vec::new();
+    let mut scratch = Vec::new();
     for job in &jobs {
         out.stats.departures_priced += u64::from(job.record.is_some());
         let mut offer = outcome(job);
@@ -89,23 +96,49 @@ pub(crate) fn price_affected(
             }
         }
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
-        let (key, stored) = emit_price(out, &price, cause);
-        writer.put_price(key, offer, stored)?;
+        let stored = emit_price(out, &job.id, &price, cause, &mut scratch);
+        writer.put_price(&job.id, offer, stored)?;
     }
     Ok(())
 }
 
-/// Adds a new departure price version made by `cause` to the batch's output; returns
-/// its key and stored bytes, for [`Writer::put_price`]. Storing is left to the caller:
-/// `price` borrows the offer that `put_price` takes.
-pub(super) fn emit_price(out: &mut BatchOutput, price: &PriceRef<'_>, cause: &Cause) -> (String, Arc<[u8]>) {
+/// The first 24 bytes of `id` (zero-padded) as big-endian integers: ordered as the
+/// bytes are, so sorting by it, then by the whole id for ties, is sorting by id. Ids of
+/// a product's departures (`PRODUCT:CITY:DATE`) mostly differ within them, so most
+/// comparisons of a batch's sort compare integers instead of following two pointers.
+fn id_prefix(id: &str) -> [u64; 3] {
+    let mut bytes = [0u8; 24];
+    let n = id.len().min(24);
+    bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+    let word = |i: usize| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    [word(0), word(1), word(2)]
+}
+
+/// Adds a new departure price version made by `cause` to the batch's output, under
+/// `key` (the departure's id, `price.key()`); returns its stored bytes, for
+/// [`Writer::put_price`]. Storing is left to the caller: `price` borrows the offer that
+/// `put_price` takes.
+///
+/// Both encodings go through `scratch`, one buffer for the caller's whole batch, and are
+/// then copied out at their exact size: grown from empty, each record's buffers were
+/// reallocated a handful of times (a JSON record is about a kilobyte).
+pub(super) fn emit_price(
+    out: &mut BatchOutput,
+    key: &Arc<str>,
+    price: &PriceRef<'_>,
+    cause: &Cause,
+    scratch: &mut Vec<u8>,
+) -> Vec<u8> {
     if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);
     }
-    let key = price.key();
-    out.departures.push(Record { key: key.clone(), json: price.to_json().into() });
+    scratch.clear();
+    price.write_json(scratch);
+    out.departures.push(Record { key: Arc::clone(key), json: Arc::from(&scratch[..]) });
     out.stats.departure_records += 1;
-    (key, price.to_stored().into())
+    scratch.clear();
+    price.write_stored(scratch);
+    scratch.to_vec()
 }
 
 /// Recomputes the starting prices of the `touched` products and emits those that
@@ -127,7 +160,7 @@ pub(crate) fn emit_starting(
         };
         let next = ProductPrice { version, ..next };
         let json = json_record(&next);
-        out.products.push(Record { key: product, json: Arc::clone(&json) });
+        out.products.push(Record { key: Arc::from(product), json: Arc::clone(&json) });
         out.stats.product_records += 1;
         writer.put_product_price(next, json)?;
     }
@@ -145,9 +178,11 @@ fn compute(
     let mut kinds: Vec<(&str, Role)> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
     kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
     let groups = Groups::of(jobs, &kinds);
+    // One builder for every call of the batch: its buffers grow once.
+    let mut batch = BatchBuilder::new();
     for (k, (kind, role)) in kinds.iter().enumerate() {
         if *role == Role::Component {
-            run_kind(writer, plugins, stats, jobs, kind, Role::Component, &groups.components[k])?;
+            run_kind(writer, plugins, stats, jobs, kind, &groups.components[k], &mut batch)?;
         }
     }
     for step in &groups.adjustments {
@@ -158,7 +193,7 @@ fn compute(
             // An adjustment applies to a subtotal: a job with a failed component so far
             // has none.
             let live: Vec<(usize, usize)> = step[k].iter().copied().filter(|(j, _)| !jobs[*j].failed()).collect();
-            run_kind(writer, plugins, stats, jobs, kind, Role::Adjustment, &live)?;
+            run_kind(writer, plugins, stats, jobs, kind, &live, &mut batch)?;
         }
     }
     Ok(())
@@ -226,22 +261,24 @@ fn shadow(
     Ok(())
 }
 
-/// Builds one batch for `kind` over the `placed` (job, component) pairs, calls the
-/// plugin once, and stores each result.
+/// Builds one batch for `kind` over the `placed` (job, component) pairs in `batch`,
+/// calls the plugin once, and stores each result. An adjustment kind's plugin is given
+/// each departure's subtotal so far.
 fn run_kind(
     writer: &mut Writer<'_>,
     plugins: &PluginSet,
     stats: &mut Stats,
     jobs: &mut [Job],
     kind: &str,
-    role: Role,
     placed: &[(usize, usize)],
+    batch: &mut BatchBuilder,
 ) -> Result<(), StateError> {
     let Some(plugin) = plugins.get(kind) else { return Ok(()) };
     if placed.is_empty() {
         return Ok(());
     }
-    let mut batch = BatchBuilder::new();
+    let role = plugin.info().role;
+    batch.clear();
     // By the key's address: the working set shares one copy of each key between the
     // departures it holds (a key met in two copies is only added twice, never wrong).
     let mut resources: HashMap<*const u8, u32, foldhash::fast::RandomState> = HashMap::default();
@@ -414,4 +451,29 @@ fn starting_prices(
         next.date = Some(date.to_owned());
     }
     next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_by_id_prefix_then_id_is_sorting_by_id() {
+        let mut ids = vec![
+            "P10:SHA:2026-12-01",
+            "P1:SHA:2026-12-02",
+            "P1:SHA:2026-12-01",
+            "P1:SH",
+            "P1:SHA:2026-12-01:a-much-longer-tail-b",
+            "P1:SHA:2026-12-01:a-much-longer-tail-a",
+            "P1:SHA:2026-12-01:a-much-longer-tail",
+            "P1:SHA:2026-12-01\u{0}",
+            "P2:PEK:2026-01-31",
+            "",
+        ];
+        let mut by_prefix = ids.clone();
+        by_prefix.sort_by(|a, b| id_prefix(a).cmp(&id_prefix(b)).then_with(|| a.cmp(b)));
+        ids.sort();
+        assert_eq!(by_prefix, ids);
+    }
 }

@@ -3,6 +3,7 @@
 //! the restored record keeps the earlier version's rules, so it says which rules made it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::price::emit_price;
 use super::{BatchOutput, Cause, Restore};
@@ -33,8 +34,9 @@ pub(crate) fn restore(
             PriceRef { version, cause: &cause.id, event_ts: &cause.ts, priced_at, ..target.borrowed(&mut rules) };
         touched.insert(target.product.clone(), cause.clone());
         out.stats.restored += 1;
-        let (key, stored) = emit_price(out, &price, cause);
-        writer.put_price(key, offer, stored)?;
+        let key: Arc<str> = Arc::from(price.key());
+        let stored = emit_price(out, &key, &price, cause, &mut Vec::new());
+        writer.put_price(&key, offer, stored)?;
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ pub use records::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use working::Working;
-pub use working::{Offer, ProductPrices, Resource, Writer};
+pub use working::{Dependents, Offer, ProductPrices, Resource, Slot, Writer};
 
 /// A state failure: storage, or a stored value that no longer decodes.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,10 @@ const OFFER_TAG: u8 = 0;
 /// all the time, and the engine reads only this from it.
 fn offer_bytes(offer: &Offer) -> Vec<u8> {
     // Serialising plain structs into a Vec cannot fail.
-    postcard::to_extend(offer, vec![OFFER_TAG]).unwrap_or_default()
+    // An offer is about 60 bytes: sized once rather than grown from the tag.
+    let mut out = Vec::with_capacity(96);
+    out.push(OFFER_TAG);
+    postcard::to_extend(offer, out).unwrap_or_default()
 }
 
 /// A `prices` value, in either form.
@@ -383,8 +386,8 @@ pub struct Pending {
     products: Vec<(Vec<u8>, Vec<u8>)>,
     index: Vec<(Vec<u8>, bool)>,
     departures: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    prices: Vec<(String, Vec<u8>)>,
-    history: Vec<(Vec<u8>, Arc<[u8]>)>,
+    prices: Vec<(Arc<str>, Vec<u8>)>,
+    history: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Vec<(String, Arc<[u8]>)>,
     positions: Vec<(String, Vec<u8>)>,
 }
@@ -425,10 +428,10 @@ impl Pending {
             }
         }
         for (k, v) in self.prices {
-            b.insert(&state.prices, k, v);
+            b.insert(&state.prices, k.as_bytes(), v);
         }
         for (k, v) in self.history {
-            b.insert(&state.history, k, &*v);
+            b.insert(&state.history, k, v);
         }
         for (k, v) in self.starting {
             b.insert(&state.from_prices, k, &*v);
@@ -457,7 +460,8 @@ impl Pending {
         by_key(&mut self.products);
         by_key(&mut self.index);
         by_key(&mut self.departures);
-        by_key(&mut self.prices);
+        // str's order is its bytes' order.
+        self.prices.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         by_key(&mut self.history);
         by_key(&mut self.starting);
     }
@@ -535,11 +539,11 @@ mod tests {
         let mut pending = Pending::default();
         for (v, key) in keys.iter().enumerate() {
             let p = price(v as u64 + 1, 1_000 * v as i64);
-            pending.history.push((history_key(key, p.version), stored(&p).into()));
-            pending.prices.push(((*key).to_owned(), offer_bytes(&Offer::of(p))));
+            pending.history.push((history_key(key, p.version), stored(&p)));
+            pending.prices.push((Arc::from(*key), offer_bytes(&Offer::of(p))));
         }
         pending.sort();
-        let order: Vec<&str> = pending.prices.iter().map(|(k, _)| k.as_str()).collect();
+        let order: Vec<&str> = pending.prices.iter().map(|(k, _)| &**k).collect();
         // Byte order, as fjall keeps keys: '0' sorts before ':'.
         assert_eq!(order, ["P10:PEK:2026-12-01", "P1:SHA:2026-12-01", "P1:SHA:2026-12-02", "P2:SHA:2026-12-01"]);
         assert!(pending.history.is_sorted_by(|a, b| a.0 <= b.0));

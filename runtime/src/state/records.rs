@@ -183,6 +183,14 @@ impl PriceRef<'_> {
     /// The stored bytes (see [`StoredPrice`]).
     #[must_use]
     pub fn to_stored(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_stored(&mut out);
+        out
+    }
+
+    /// Appends the stored bytes to `out`: a caller encoding many records reuses one
+    /// buffer instead of growing a new one from empty for each.
+    pub fn write_stored(&self, out: &mut Vec<u8>) {
         let fields = (
             self.product,
             self.city,
@@ -199,14 +207,23 @@ impl PriceRef<'_> {
             self.priced_at,
         );
         // Serialising strings and integers into a Vec cannot fail.
-        postcard::to_allocvec(&fields).unwrap_or_default()
+        if let Ok(extended) = postcard::to_extend(&fields, std::mem::take(out)) {
+            *out = extended;
+        }
     }
 
     /// The JSON record, as emitted.
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
-        // Serialising strings and integers with string keys cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends the JSON record to `out` (see [`PriceRef::write_stored`]).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Serialising strings and integers with string keys into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, self);
     }
 
     /// `PRODUCT:CITY:DATE`.

@@ -24,6 +24,31 @@ use super::{Pending, Result, State, from_postcard, offer_bytes, pair_prefix, pos
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
+/// A departure's place in the working set: the index of its entry in a dense table,
+/// fixed for the life of the engine (a removed departure keeps its slot, defined as
+/// none). A batch marks, looks up and groups departures by slot: indexing an array
+/// instead of hashing ids, for the hundreds of thousands a batch touches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Slot(u32);
+
+impl Slot {
+    /// The slot's index, for tables kept beside the working set (such as a batch's marks).
+    #[must_use]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The departures that depend on one resource, by slot.
+pub type Dependents = Set<Slot>;
+
+/// One departure of the working set.
+struct Entry {
+    id: Arc<str>,
+    /// `None` until read from fjall; then its definition, if it has one.
+    record: Option<Option<Arc<DepartureRecord>>>,
+}
+
 /// Every supplier quote of one resource (deleted ones keep their seq).
 #[derive(Clone, Default)]
 pub struct Resource {
@@ -89,15 +114,15 @@ pub struct ProductPrices {
 /// The decoded working set. Lives in [`State`]; reached through a [`Writer`].
 #[derive(Default)]
 pub(super) struct Working {
-    /// One shared copy of each departure id the engine has met: departures are marked
-    /// by pointer ([`Writer::intern`]), and 1,000,000 ids are held once, not per map.
-    ids: Set<Arc<str>>,
+    /// The slot of each departure id the engine has met ([`Writer::intern`]).
+    slots: Map<Arc<str>, Slot>,
+    /// By slot: each departure's id and definition.
+    departures: Vec<Entry>,
     /// One shared copy of each component kind and resource key of the departures held:
     /// a plugin call's batch holds each resource once, found by pointer.
     names: Set<Arc<str>>,
     resources: Map<Vec<u8>, Arc<Resource>>,
-    dependents: Map<Vec<u8>, Arc<BTreeSet<Arc<str>>>>,
-    departures: Map<Arc<str>, Option<Arc<DepartureRecord>>>,
+    dependents: Map<Vec<u8>, Arc<Dependents>>,
     products: Map<String, Option<ProductRecord>>,
     prices: Map<String, ProductPrices>,
 }
@@ -107,10 +132,10 @@ pub(super) struct Working {
 struct Changed {
     quotes: BTreeSet<(Vec<u8>, String)>,
     index: BTreeMap<Vec<u8>, bool>,
-    departures: Set<Arc<str>>,
+    departures: Set<Slot>,
     products: Set<String>,
-    prices: Map<String, Vec<u8>>,
-    history: Vec<(Vec<u8>, Arc<[u8]>)>,
+    prices: Map<Arc<str>, Vec<u8>>,
+    history: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Map<String, Arc<[u8]>>,
 }
 
@@ -155,25 +180,31 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// The shared copy of a departure id. The dependents sets and the departures read
-    /// through this writer hold only shared copies, so two ids are the same departure
-    /// exactly when they are the same pointer.
-    pub fn intern(&mut self, id: &str) -> Arc<str> {
-        if let Some(shared) = self.w.ids.get(id) {
-            return Arc::clone(shared);
+    /// The slot of a departure id, given one on first sight.
+    pub fn intern(&mut self, id: &str) -> Slot {
+        if let Some(slot) = self.w.slots.get(id) {
+            return *slot;
         }
-        let shared: Arc<str> = Arc::from(id);
-        self.w.ids.insert(Arc::clone(&shared));
-        shared
+        let slot = Slot(u32::try_from(self.w.departures.len()).expect("fewer than 2^32 departures"));
+        let id: Arc<str> = Arc::from(id);
+        self.w.departures.push(Entry { id: Arc::clone(&id), record: None });
+        self.w.slots.insert(id, slot);
+        slot
     }
 
-    /// The departures that depend on (kind, key), in key order.
-    pub fn dependents(&mut self, kind: &str, key: &str) -> Result<Arc<BTreeSet<Arc<str>>>> {
+    /// The id of the departure in `slot`.
+    #[must_use]
+    pub fn id(&self, slot: Slot) -> &Arc<str> {
+        &self.w.departures[slot.index()].id
+    }
+
+    /// The departures that depend on (kind, key).
+    pub fn dependents(&mut self, kind: &str, key: &str) -> Result<Arc<Dependents>> {
         let prefix = pair_prefix(kind, key);
         if let Some(d) = self.w.dependents.get(&prefix) {
             return Ok(Arc::clone(d));
         }
-        let mut found = BTreeSet::new();
+        let mut found = Dependents::default();
         for kv in self.state.ks.index.prefix(&prefix) {
             let k = kv.key()?;
             found.insert(self.intern(&String::from_utf8_lossy(&k[prefix.len()..])));
@@ -184,39 +215,40 @@ impl<'a> Writer<'a> {
     }
 
     /// Adds or removes "departure depends on (kind, key)".
-    pub fn set_dependency(&mut self, kind: &str, key: &str, departure: &str, present: bool) -> Result<()> {
+    pub fn set_dependency(&mut self, kind: &str, key: &str, departure: Slot, present: bool) -> Result<()> {
         self.dependents(kind, key)?;
         let prefix = pair_prefix(kind, key);
-        let shared = self.intern(departure);
         if let Some(d) = self.w.dependents.get_mut(&prefix) {
             let d = Arc::make_mut(d);
             if present {
-                d.insert(shared);
+                d.insert(departure);
             } else {
-                d.remove(departure);
+                d.remove(&departure);
             }
         }
-        self.changed.index.insert(triple(kind, key, departure), present);
+        let id = Arc::clone(self.id(departure));
+        self.changed.index.insert(triple(kind, key, &id), present);
         Ok(())
     }
 
     /// A departure's definition.
-    pub fn departure(&mut self, id: &str) -> Result<Option<Arc<DepartureRecord>>> {
-        if let Some(d) = self.w.departures.get(id) {
+    pub fn departure(&mut self, slot: Slot) -> Result<Option<Arc<DepartureRecord>>> {
+        let entry = &self.w.departures[slot.index()];
+        if let Some(d) = &entry.record {
             return Ok(d.clone());
         }
+        let id = Arc::clone(&entry.id);
         let d: Option<DepartureRecord> = super::postcard_get(&self.state.ks.departures, id.as_bytes(), "departure")?;
         let d = d.map(|d| Arc::new(self.share_names(d)));
-        let shared = self.intern(id);
-        self.w.departures.insert(shared, d.clone());
+        self.w.departures[slot.index()].record = Some(d.clone());
         Ok(d)
     }
 
     /// Sets (or with `None` removes) a departure's definition.
-    pub fn put_departure(&mut self, id: &Arc<str>, record: Option<DepartureRecord>) {
+    pub fn put_departure(&mut self, slot: Slot, record: Option<DepartureRecord>) {
         let record = record.map(|r| Arc::new(self.share_names(r)));
-        self.w.departures.insert(Arc::clone(id), record);
-        self.changed.departures.insert(Arc::clone(id));
+        self.w.departures[slot.index()].record = Some(record);
+        self.changed.departures.insert(slot);
     }
 
     /// `record` with its kinds and resource keys replaced by the shared copies.
@@ -278,12 +310,12 @@ impl<'a> Writer<'a> {
 
     /// Records a new price version of the departure `key`: what it says to a buyer as its
     /// current price, and the whole record's stored bytes in history.
-    pub fn put_price(&mut self, key: String, offer: Offer, stored: Arc<[u8]>) -> Result<()> {
+    pub fn put_price(&mut self, key: &Arc<str>, offer: Offer, stored: Vec<u8>) -> Result<()> {
         // Keys are `PRODUCT:CITY:DATE` (see [`super::PriceRef::key`]); one without a
         // product part is still stored, under its whole key.
-        let (product, rest) = split_departure(&key).unwrap_or((key.as_str(), ""));
+        let (product, rest) = split_departure(key).unwrap_or((key, ""));
         self.product_prices(product)?;
-        self.changed.history.push((super::history_key(&key, offer.version), stored));
+        self.changed.history.push((super::history_key(key, offer.version), stored));
         let current = offer_bytes(&offer);
         if let Some(pp) = self.w.prices.get_mut(product) {
             // Most versions replace an offer: no new key to allocate.
@@ -294,7 +326,7 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        self.changed.prices.insert(key, current);
+        self.changed.prices.insert(Arc::clone(key), current);
         Ok(())
     }
 
@@ -321,9 +353,10 @@ impl<'a> Writer<'a> {
             }
         }
         p.index = changed.index.into_iter().collect();
-        for id in changed.departures {
-            let v = w.departures.get(&id).and_then(|d| d.as_deref().map(postcard_bytes));
-            p.departures.push((id.as_bytes().to_vec(), v));
+        for slot in changed.departures {
+            let entry = &w.departures[slot.index()];
+            let v = entry.record.as_ref().and_then(|d| d.as_deref().map(postcard_bytes));
+            p.departures.push((entry.id.as_bytes().to_vec(), v));
         }
         for id in changed.products {
             if let Some(Some(rec)) = w.products.get(&id) {
