@@ -25,9 +25,11 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// A departure's place in the working set: the index of its entry in a dense table,
-/// fixed for the life of the engine (a removed departure keeps its slot, defined as
-/// none). A batch marks, looks up and groups departures by slot: indexing an array
-/// instead of hashing ids, for the hundreds of thousands a batch touches.
+/// fixed while the working set lives (a removed departure keeps its slot, defined as
+/// none; the reset after a panic starts the table over, which is why slots are only
+/// kept for the length of one [`Writer`]). A batch marks, looks up and groups
+/// departures by slot: indexing an array instead of hashing ids, for the hundreds of
+/// thousands a batch touches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slot(u32);
 
