@@ -37,6 +37,40 @@ pub struct DepartureContext {
     pub subtotal: i64,
 }
 
+/// One resource's entry in a batch (`u32 n_quotes, n_quotes x { u32 len, len bytes }`),
+/// encoded once by a host that keeps it, and copied into every batch that uses the
+/// resource with [`BatchBuilder::add_encoded_resource`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedResource(Vec<u8>);
+
+impl EncodedResource {
+    /// The entry of a resource with these compact quotes.
+    pub fn new<'q>(quotes: impl IntoIterator<Item = &'q [u8]>) -> Self {
+        let mut out = Vec::new();
+        encode_resource(quotes, &mut out);
+        EncodedResource(out)
+    }
+}
+
+impl Default for EncodedResource {
+    /// A resource without quotes.
+    fn default() -> Self {
+        EncodedResource::new([])
+    }
+}
+
+fn encode_resource<'q>(quotes: impl IntoIterator<Item = &'q [u8]>, out: &mut Vec<u8>) {
+    let count_at = out.len();
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let mut count = 0u32;
+    for quote in quotes {
+        out.extend_from_slice(&(quote.len() as u32).to_le_bytes());
+        out.extend_from_slice(quote);
+        count += 1;
+    }
+    out[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
+}
+
 /// Builds batches on the host. Reuse one across batches: `clear` keeps the allocations.
 #[derive(Debug, Default)]
 pub struct BatchBuilder {
@@ -77,15 +111,15 @@ impl BatchBuilder {
     /// Adds a resource: the compact quotes of all its suppliers (none when the resource
     /// is unknown). Returns the index departures refer to it by.
     pub fn add_resource<'q>(&mut self, quotes: impl IntoIterator<Item = &'q [u8]>) -> u32 {
-        let count_at = self.resources.len();
-        self.resources.extend_from_slice(&0u32.to_le_bytes());
-        let mut count = 0u32;
-        for quote in quotes {
-            self.resources.extend_from_slice(&(quote.len() as u32).to_le_bytes());
-            self.resources.extend_from_slice(quote);
-            count += 1;
-        }
-        self.resources[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
+        encode_resource(quotes, &mut self.resources);
+        self.n_resources += 1;
+        self.n_resources - 1
+    }
+
+    /// Adds a resource encoded beforehand: the same as [`BatchBuilder::add_resource`]
+    /// with its quotes, at the cost of one copy.
+    pub fn add_encoded_resource(&mut self, resource: &EncodedResource) -> u32 {
+        self.resources.extend_from_slice(&resource.0);
         self.n_resources += 1;
         self.n_resources - 1
     }
@@ -187,5 +221,26 @@ impl<'a> Reader<'a> {
     pub fn references(&mut self, n: u32) -> Result<impl Iterator<Item = u32> + 'a, WireError> {
         let bytes = self.take((n as usize).checked_mul(4).ok_or(WireError("truncated batch"))?)?;
         Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoded_resource_adds_the_same_bytes_as_its_quotes() {
+        let ctx = DepartureContext { date: Date::from_days(20_000), nights: 3, pax: 2, markup_bp: 0, subtotal: 0 };
+        let quotes: [&[u8]; 2] = [b"one", b"three"];
+        let mut direct = BatchBuilder::new();
+        let a = direct.add_resource(quotes);
+        let b = direct.add_resource([]);
+        direct.add_departure(&ctx, &[a, b]);
+        let mut encoded = BatchBuilder::new();
+        let a2 = encoded.add_encoded_resource(&EncodedResource::new(quotes));
+        let b2 = encoded.add_encoded_resource(&EncodedResource::default());
+        encoded.add_departure(&ctx, &[a2, b2]);
+        assert_eq!((a, b), (a2, b2));
+        assert_eq!(direct.finish(), encoded.finish());
     }
 }

@@ -294,7 +294,7 @@ fn run_kind(
                 Some(i) => *i,
                 None => {
                     let resource = writer.resource(kind, key)?;
-                    let i = batch.add_resource(resource.live());
+                    let i = batch.add_encoded_resource(resource.encoded());
                     resources.insert(key.as_ptr(), i);
                     i
                 }

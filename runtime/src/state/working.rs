@@ -17,6 +17,7 @@ use std::sync::{Arc, MutexGuard};
 use super::records::{
     ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, ProductRecord, QuoteRecord, Status,
 };
+use pricing_sdk::wire::EncodedResource;
 use serde::{Deserialize, Serialize};
 
 use super::{Pending, Result, State, from_postcard, offer_bytes, pair_prefix, postcard_bytes, split_departure, triple};
@@ -55,12 +56,27 @@ struct Entry {
 #[derive(Clone, Default)]
 pub struct Resource {
     quotes: BTreeMap<String, QuoteRecord>,
+    /// The live quotes as a plugin batch carries them, kept in step with `quotes`: a
+    /// resource goes into a batch for every call that prices a departure using it, far
+    /// more often than it changes.
+    encoded: EncodedResource,
 }
 
 impl Resource {
     /// The compact forms of the live quotes, in supplier order.
     pub fn live(&self) -> impl Iterator<Item = &[u8]> {
         self.quotes.values().filter(|q| !q.deleted).map(|q| q.compact.as_slice())
+    }
+
+    /// The live quotes encoded for a plugin batch.
+    #[must_use]
+    pub fn encoded(&self) -> &EncodedResource {
+        &self.encoded
+    }
+
+    fn put(&mut self, supplier: String, quote: QuoteRecord) {
+        self.quotes.insert(supplier, quote);
+        self.encoded = EncodedResource::new(self.live());
     }
 
     /// The stored seq of a supplier's quote.
@@ -166,6 +182,7 @@ impl<'a> Writer<'a> {
             let supplier = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
             r.quotes.insert(supplier, from_postcard(&v, "quote")?);
         }
+        r.encoded = EncodedResource::new(r.live());
         let r = Arc::new(r);
         self.w.resources.insert(prefix, Arc::clone(&r));
         Ok(r)
@@ -176,7 +193,7 @@ impl<'a> Writer<'a> {
         self.resource(kind, key)?;
         let prefix = pair_prefix(kind, key);
         if let Some(r) = self.w.resources.get_mut(&prefix) {
-            Arc::make_mut(r).quotes.insert(supplier.to_owned(), quote);
+            Arc::make_mut(r).put(supplier.to_owned(), quote);
         }
         self.changed.quotes.insert((prefix, supplier.to_owned()));
         Ok(())
