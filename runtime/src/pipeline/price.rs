@@ -1,7 +1,7 @@
 //! Pricing the departures a batch touched: each once, with one plugin call per kind
 //! (and per adjustment step), then composing and versioning the prices.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pricing_sdk::money::round_up_to_unit;
@@ -12,22 +12,23 @@ use super::apply::Affected;
 use super::{BatchOutput, Cause, PipelineConfig, PluginCall, Record, ShadowDiff, ShadowSpec, Stats};
 use crate::engine::PluginSet;
 use crate::state::{
-    ComponentAmount, DepartureRecord, Offer, PriceRef, ProductPrice, ProductPrices, Slot, StateError, Status, Writer,
-    json_record,
+    ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError, Status,
+    Writer, json_record,
 };
 
 /// One departure being priced: its definition and its components' results so far.
 struct Job {
     id: Arc<str>,
+    slot: Slot,
     cause: u32,
-    record: Option<Arc<DepartureRecord>>,
+    record: Option<Arc<Definition>>,
     results: Vec<Option<Result<i64, String>>>,
 }
 
 impl Job {
-    fn new(id: Arc<str>, cause: u32, record: Option<Arc<DepartureRecord>>) -> Self {
+    fn new(id: Arc<str>, slot: Slot, cause: u32, record: Option<Arc<Definition>>) -> Self {
         let results = record.as_ref().map(|r| vec![None; r.components.len()]).unwrap_or_default();
-        Job { id, cause, record, results }
+        Job { id, slot, cause, record, results }
     }
 
     fn failed(&self) -> bool {
@@ -66,7 +67,7 @@ pub(crate) fn price_affected(
     let mut jobs = Vec::with_capacity(marked.len());
     for (_, id, slot, cause) in marked {
         let record = writer.departure(slot)?;
-        jobs.push(Job::new(id, cause, record));
+        jobs.push(Job::new(id, slot, cause, record));
     }
     compute(writer, plugins, &mut jobs, &mut out.stats)?;
     for spec in shadows {
@@ -78,7 +79,7 @@ pub(crate) fn price_affected(
     for job in &jobs {
         out.stats.departures_priced += u64::from(job.record.is_some());
         let mut offer = outcome(job);
-        offer.version = match writer.offer(&job.id)? {
+        offer.version = match writer.offer(job.slot)? {
             Some(cur) if cur.same_offer(&offer) => continue,
             Some(cur) => cur.version + 1,
             None if offer.status == Status::Retired => continue,
@@ -97,7 +98,7 @@ pub(crate) fn price_affected(
         }
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
         let stored = emit_price(out, &job.id, &price, cause, &mut scratch);
-        writer.put_price(&job.id, offer, stored)?;
+        writer.put_price(job.slot, offer, stored)?;
     }
     Ok(())
 }
@@ -153,7 +154,7 @@ pub(crate) fn emit_starting(
     for (product, cause) in touched {
         let prices = writer.product_prices(&product)?;
         let next = starting_prices(config, &product, prices, &cause, priced_at);
-        let version = match &prices.starting {
+        let version = match prices.starting() {
             Some(c) if c.same_offer(&next) => continue,
             Some(c) => c.version + 1,
             None => 1,
@@ -178,11 +179,11 @@ fn compute(
     let mut kinds: Vec<(&str, Role)> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
     kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
     let groups = Groups::of(jobs, &kinds);
-    // One builder for every call of the batch: its buffers grow once.
-    let mut batch = BatchBuilder::new();
+    // One builder and one resource table for every call of the batch: they grow once.
+    let mut call = Call { batch: BatchBuilder::new(), placed: vec![0; writer.resource_count()], added: Vec::new() };
     for (k, (kind, role)) in kinds.iter().enumerate() {
         if *role == Role::Component {
-            run_kind(writer, plugins, stats, jobs, kind, &groups.components[k], &mut batch)?;
+            run_kind(writer, plugins, stats, jobs, kind, &groups.components[k], &mut call)?;
         }
     }
     for step in &groups.adjustments {
@@ -193,7 +194,7 @@ fn compute(
             // An adjustment applies to a subtotal: a job with a failed component so far
             // has none.
             let live: Vec<(usize, usize)> = step[k].iter().copied().filter(|(j, _)| !jobs[*j].failed()).collect();
-            run_kind(writer, plugins, stats, jobs, kind, &live, &mut batch)?;
+            run_kind(writer, plugins, stats, jobs, kind, &live, &mut call)?;
         }
     }
     Ok(())
@@ -245,7 +246,8 @@ fn shadow(
     if active.is_empty() {
         return Ok(());
     }
-    let mut twins: Vec<Job> = active.iter().map(|j| Job::new(Arc::clone(&j.id), j.cause, j.record.clone())).collect();
+    let mut twins: Vec<Job> =
+        active.iter().map(|j| Job::new(Arc::clone(&j.id), j.slot, j.cause, j.record.clone())).collect();
     let mut calls = Stats::default();
     compute(writer, spec.plugins, &mut twins, &mut calls)?;
     out.shadow_failures += calls.plugin_failures;
@@ -261,7 +263,18 @@ fn shadow(
     Ok(())
 }
 
-/// Builds one batch for `kind` over the `placed` (job, component) pairs in `batch`,
+/// What the plugin calls of one batch share.
+struct Call {
+    /// The call being built.
+    batch: BatchBuilder,
+    /// By resource slot: 1 + the resource's index in the call being built, or 0 if it
+    /// is not in it yet. Only the slots in `added` are ever non-zero between calls.
+    placed: Vec<u32>,
+    /// The slots set in `placed` by the call being built.
+    added: Vec<ResourceSlot>,
+}
+
+/// Builds one batch for `kind` over the `placed` (job, component) pairs in `call`,
 /// calls the plugin once, and stores each result. An adjustment kind's plugin is given
 /// each departure's subtotal so far.
 fn run_kind(
@@ -271,17 +284,18 @@ fn run_kind(
     jobs: &mut [Job],
     kind: &str,
     placed: &[(usize, usize)],
-    batch: &mut BatchBuilder,
+    call: &mut Call,
 ) -> Result<(), StateError> {
     let Some(plugin) = plugins.get(kind) else { return Ok(()) };
     if placed.is_empty() {
         return Ok(());
     }
     let role = plugin.info().role;
+    let Call { batch, placed: at, added } = call;
     batch.clear();
-    // By the key's address: the working set shares one copy of each key between the
-    // departures it holds (a key met in two copies is only added twice, never wrong).
-    let mut resources: HashMap<*const u8, u32, foldhash::fast::RandomState> = HashMap::default();
+    for slot in added.drain(..) {
+        at[slot.index()] = 0;
+    }
     let mut refs = Vec::new();
     for &(j, c) in placed {
         let job = &jobs[j];
@@ -289,15 +303,18 @@ fn run_kind(
         let Some(record) = &job.record else { continue };
         let comp = &record.components[c];
         refs.clear();
-        for key in &comp.keys {
-            let index = match resources.get(&key.as_ptr()) {
-                Some(i) => *i,
-                None => {
-                    let resource = writer.resource(kind, key)?;
-                    let i = batch.add_encoded_resource(resource.encoded());
-                    resources.insert(key.as_ptr(), i);
+        for &slot in record.resources(c) {
+            if slot.index() >= at.len() {
+                at.resize(writer.resource_count(), 0);
+            }
+            let index = match at[slot.index()] {
+                0 => {
+                    let i = batch.add_encoded_resource(writer.resource_at(slot)?.encoded());
+                    at[slot.index()] = i + 1;
+                    added.push(slot);
                     i
                 }
+                i => i - 1,
             };
             refs.push(index);
         }
@@ -310,7 +327,6 @@ fn run_kind(
         };
         batch.add_departure(&ctx, &refs);
     }
-    drop(resources);
     let started = std::time::Instant::now();
     let outcome = plugin.price_batch(batch.finish(), placed.len());
     stats.count_call(kind, false, outcome.is_err());
@@ -411,7 +427,7 @@ fn record<'a>(
 fn starting_prices(
     config: &PipelineConfig,
     product: &str,
-    prices: &ProductPrices,
+    prices: ProductView<'_>,
     cause: &Cause,
     priced_at: &str,
 ) -> ProductPrice {
@@ -430,7 +446,7 @@ fn starting_prices(
     };
     // The cheapest; ties go to the earliest date, then the city first in order.
     let mut best: Option<(i64, &str, &str)> = None;
-    for (city_date, p) in prices.departures.iter().filter(|(_, p)| p.status == Status::Available) {
+    for (city_date, p) in prices.offers().filter(|(_, p)| p.status == Status::Available) {
         let Some(amount) = p.price else { continue };
         let Some((city, date)) = city_date.split_once(':') else { continue };
         next.available += 1;

@@ -23,7 +23,8 @@ pub(crate) fn restore(
         let history = writer.committed_history(id)?;
         let Some(target) = before_first(&history, spec.kind, spec.rules) else { continue };
         let restored = Offer::of(target.clone());
-        let version = match writer.offer(id)? {
+        let slot = writer.intern(id);
+        let version = match writer.offer(slot)? {
             Some(cur) if cur.same_offer(&restored) => continue,
             Some(cur) => cur.version + 1,
             None => continue,
@@ -36,7 +37,7 @@ pub(crate) fn restore(
         out.stats.restored += 1;
         let key: Arc<str> = Arc::from(price.key());
         let stored = emit_price(out, &key, &price, cause, &mut Vec::new());
-        writer.put_price(&key, offer, stored)?;
+        writer.put_price(slot, offer, stored)?;
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ pub use records::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use working::Working;
-pub use working::{Dependents, Offer, ProductPrices, Resource, Slot, Writer};
+pub use working::{Definition, Dependents, Offer, ProductView, Resource, ResourceSlot, Slot, Writer};
 
 /// A state failure: storage, or a stored value that no longer decodes.
 #[derive(Debug, thiserror::Error)]
@@ -127,21 +127,13 @@ pub fn split_departure(key: &str) -> Option<(&str, &str)> {
     key.split_once(':')
 }
 
-/// `a\0b\0`: the prefix of every key under (a, b).
-#[must_use]
-pub fn pair_prefix(a: &str, b: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(a.len() + b.len() + 2);
-    k.extend_from_slice(a.as_bytes());
-    k.push(0);
-    k.extend_from_slice(b.as_bytes());
-    k.push(0);
-    k
-}
-
-fn triple(a: &str, b: &str, c: &str) -> Vec<u8> {
-    let mut k = pair_prefix(a, b);
-    k.extend_from_slice(c.as_bytes());
-    k
+/// Replaces `out` with `a\0b\0`: the prefix of every key under (a, b).
+fn write_pair_prefix(out: &mut Vec<u8>, a: &str, b: &str) {
+    out.clear();
+    for part in [a, b] {
+        out.extend_from_slice(part.as_bytes());
+        out.push(0);
+    }
 }
 
 fn history_key(departure: &str, version: u64) -> Vec<u8> {

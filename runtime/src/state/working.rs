@@ -12,6 +12,7 @@
 //! in the README reports it for 1,000,000 departures).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Deref;
 use std::sync::{Arc, MutexGuard};
 
 use super::records::{
@@ -20,7 +21,7 @@ use super::records::{
 use pricing_sdk::wire::EncodedResource;
 use serde::{Deserialize, Serialize};
 
-use super::{Pending, Result, State, from_postcard, offer_bytes, pair_prefix, postcard_bytes, split_departure, triple};
+use super::{Pending, Result, State, from_postcard, offer_bytes, postcard_bytes, split_departure, write_pair_prefix};
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
@@ -45,11 +46,67 @@ impl Slot {
 /// The departures that depend on one resource, by slot.
 pub type Dependents = Set<Slot>;
 
+/// A resource's place in the working set, as [`Slot`] is a departure's: a departure's
+/// definition names its resources by slot, so a plugin call finds each resource of
+/// each departure it prices by indexing arrays, not by hashing `kind\0key\0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ResourceSlot(u32);
+
+impl ResourceSlot {
+    /// The slot's index, for tables kept beside the working set (such as a call's
+    /// resources).
+    #[must_use]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// One departure of the working set.
 struct Entry {
     id: Arc<str>,
     /// `None` until read from fjall; then its definition, if it has one.
-    record: Option<Option<Arc<DepartureRecord>>>,
+    record: Option<Option<Arc<Definition>>>,
+    /// `None` until its product's current prices are read; then its current offer, if
+    /// it has one. Kept here rather than in [`ProductPrices`] so that the hot path
+    /// (compare with the current offer, replace it) indexes an array instead of
+    /// hashing a product and searching its departures by name.
+    offer: Option<Option<Offer>>,
+}
+
+/// A departure's definition as the working set holds it: the stored record, and the
+/// slots of its components' resources.
+pub struct Definition {
+    record: DepartureRecord,
+    /// Every component's resources in turn, in the order of its keys.
+    resources: Box<[ResourceSlot]>,
+}
+
+impl Definition {
+    /// The slots of component `c`'s resources, in the order of its keys.
+    #[must_use]
+    pub fn resources(&self, c: usize) -> &[ResourceSlot] {
+        // A departure has a handful of components: summing is cheaper than storing offsets.
+        let start: usize = self.record.components[..c].iter().map(|c| c.keys.len()).sum();
+        &self.resources[start..start + self.record.components[c].keys.len()]
+    }
+}
+
+impl Deref for Definition {
+    type Target = DepartureRecord;
+
+    fn deref(&self) -> &DepartureRecord {
+        &self.record
+    }
+}
+
+/// One resource of the working set: its keys' prefix, and what has been read of it.
+struct ResourceEntry {
+    /// `kind\0key\0`, the prefix of its quotes' and its dependents' keys.
+    prefix: Arc<[u8]>,
+    /// `None` until read from fjall.
+    quotes: Option<Resource>,
+    /// `None` until read from fjall.
+    dependents: Option<Arc<Dependents>>,
 }
 
 /// Every supplier quote of one resource (deleted ones keep their seq).
@@ -119,14 +176,38 @@ impl Offer {
     }
 }
 
-/// A product's current prices: every departure's offer (keyed `CITY:DATE`) and its
-/// starting prices.
+/// A product's current prices: which of its departures have an offer (their offers
+/// are kept with the departures, see `Entry::offer`), and its starting prices.
 #[derive(Default)]
-pub struct ProductPrices {
-    /// Offers by `CITY:DATE`.
-    pub departures: BTreeMap<String, Offer>,
+pub(super) struct ProductPrices {
+    /// The slots of the departures with an offer, by `CITY:DATE`.
+    departures: BTreeMap<String, Slot>,
     /// The current starting prices.
-    pub starting: Option<ProductPrice>,
+    starting: Option<ProductPrice>,
+}
+
+/// A product's current prices, as [`Writer::product_prices`] reads them.
+#[derive(Clone, Copy)]
+pub struct ProductView<'a> {
+    prices: &'a ProductPrices,
+    entries: &'a [Entry],
+}
+
+impl<'a> ProductView<'a> {
+    /// Every departure's current offer, by `CITY:DATE`, in that order.
+    pub fn offers(&self) -> impl Iterator<Item = (&'a str, &'a Offer)> + use<'a> {
+        let entries = self.entries;
+        self.prices.departures.iter().filter_map(move |(city_date, slot)| {
+            let offer = entries[slot.index()].offer.as_ref()?.as_ref()?;
+            Some((city_date.as_str(), offer))
+        })
+    }
+
+    /// The current starting prices.
+    #[must_use]
+    pub fn starting(&self) -> Option<&'a ProductPrice> {
+        self.prices.starting.as_ref()
+    }
 }
 
 /// The decoded working set. Lives in [`State`]; reached through a [`Writer`].
@@ -136,11 +217,12 @@ pub(super) struct Working {
     slots: Map<Arc<str>, Slot>,
     /// By slot: each departure's id and definition.
     departures: Vec<Entry>,
-    /// One shared copy of each component kind and resource key of the departures held:
-    /// a plugin call's batch holds each resource once, found by pointer.
+    /// One shared copy of each component kind and resource key of the departures held.
     names: Set<Arc<str>>,
-    resources: Map<Vec<u8>, Arc<Resource>>,
-    dependents: Map<Vec<u8>, Arc<Dependents>>,
+    /// The slot of each resource (by `kind\0key\0`) the engine has met.
+    resource_slots: Map<Arc<[u8]>, ResourceSlot>,
+    /// By slot: each resource's quotes and dependents.
+    resources: Vec<ResourceEntry>,
     products: Map<String, Option<ProductRecord>>,
     prices: Map<String, ProductPrices>,
 }
@@ -152,7 +234,7 @@ struct Changed {
     index: BTreeMap<Vec<u8>, bool>,
     departures: Set<Slot>,
     products: Set<String>,
-    prices: Map<Arc<str>, Vec<u8>>,
+    prices: Set<Slot>,
     history: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Map<String, Arc<[u8]>>,
 }
@@ -163,39 +245,65 @@ pub struct Writer<'a> {
     state: &'a State,
     w: MutexGuard<'a, Working>,
     changed: Changed,
+    /// Where a resource's key prefix is built to look its slot up.
+    prefix: Vec<u8>,
 }
 
 impl<'a> Writer<'a> {
     pub(super) fn new(state: &'a State, w: MutexGuard<'a, Working>) -> Self {
-        Writer { state, w, changed: Changed::default() }
+        Writer { state, w, changed: Changed::default(), prefix: Vec::new() }
+    }
+
+    /// The slot of the resource (kind, key), given one on first sight.
+    pub fn resource_slot(&mut self, kind: &str, key: &str) -> ResourceSlot {
+        write_pair_prefix(&mut self.prefix, kind, key);
+        if let Some(slot) = self.w.resource_slots.get(&self.prefix[..]) {
+            return *slot;
+        }
+        let slot = ResourceSlot(u32::try_from(self.w.resources.len()).expect("fewer than 2^32 resources"));
+        let prefix: Arc<[u8]> = Arc::from(&self.prefix[..]);
+        self.w.resources.push(ResourceEntry { prefix: Arc::clone(&prefix), quotes: None, dependents: None });
+        self.w.resource_slots.insert(prefix, slot);
+        slot
+    }
+
+    /// How many resources have a slot: every slot is below it.
+    #[must_use]
+    pub fn resource_count(&self) -> usize {
+        self.w.resources.len()
     }
 
     /// Every supplier quote of (kind, key).
-    pub fn resource(&mut self, kind: &str, key: &str) -> Result<Arc<Resource>> {
-        let prefix = pair_prefix(kind, key);
-        if let Some(r) = self.w.resources.get(&prefix) {
-            return Ok(Arc::clone(r));
+    pub fn resource(&mut self, kind: &str, key: &str) -> Result<&Resource> {
+        let slot = self.resource_slot(kind, key);
+        self.resource_at(slot)
+    }
+
+    /// Every supplier quote of the resource in `slot`.
+    pub fn resource_at(&mut self, slot: ResourceSlot) -> Result<&Resource> {
+        let entry = &mut self.w.resources[slot.index()];
+        if entry.quotes.is_none() {
+            let mut r = Resource::default();
+            for kv in self.state.ks.quotes.prefix(&*entry.prefix) {
+                let (k, v) = kv.into_inner()?;
+                let supplier = String::from_utf8_lossy(&k[entry.prefix.len()..]).into_owned();
+                r.quotes.insert(supplier, from_postcard(&v, "quote")?);
+            }
+            r.encoded = EncodedResource::new(r.live());
+            entry.quotes = Some(r);
         }
-        let mut r = Resource::default();
-        for kv in self.state.ks.quotes.prefix(&prefix) {
-            let (k, v) = kv.into_inner()?;
-            let supplier = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            r.quotes.insert(supplier, from_postcard(&v, "quote")?);
-        }
-        r.encoded = EncodedResource::new(r.live());
-        let r = Arc::new(r);
-        self.w.resources.insert(prefix, Arc::clone(&r));
-        Ok(r)
+        Ok(entry.quotes.get_or_insert_with(Resource::default))
     }
 
     /// Records a supplier's quote.
     pub fn put_quote(&mut self, kind: &str, key: &str, supplier: &str, quote: QuoteRecord) -> Result<()> {
-        self.resource(kind, key)?;
-        let prefix = pair_prefix(kind, key);
-        if let Some(r) = self.w.resources.get_mut(&prefix) {
-            Arc::make_mut(r).put(supplier.to_owned(), quote);
+        let slot = self.resource_slot(kind, key);
+        self.resource_at(slot)?;
+        let entry = &mut self.w.resources[slot.index()];
+        if let Some(r) = &mut entry.quotes {
+            r.put(supplier.to_owned(), quote);
         }
-        self.changed.quotes.insert((prefix, supplier.to_owned()));
+        self.changed.quotes.insert((entry.prefix.to_vec(), supplier.to_owned()));
         Ok(())
     }
 
@@ -206,7 +314,7 @@ impl<'a> Writer<'a> {
         }
         let slot = Slot(u32::try_from(self.w.departures.len()).expect("fewer than 2^32 departures"));
         let id: Arc<str> = Arc::from(id);
-        self.w.departures.push(Entry { id: Arc::clone(&id), record: None });
+        self.w.departures.push(Entry { id: Arc::clone(&id), record: None, offer: None });
         self.w.slots.insert(id, slot);
         slot
     }
@@ -219,25 +327,33 @@ impl<'a> Writer<'a> {
 
     /// The departures that depend on (kind, key).
     pub fn dependents(&mut self, kind: &str, key: &str) -> Result<Arc<Dependents>> {
-        let prefix = pair_prefix(kind, key);
-        if let Some(d) = self.w.dependents.get(&prefix) {
+        let slot = self.resource_slot(kind, key);
+        self.dependents_at(slot)
+    }
+
+    fn dependents_at(&mut self, slot: ResourceSlot) -> Result<Arc<Dependents>> {
+        let entry = &self.w.resources[slot.index()];
+        if let Some(d) = &entry.dependents {
             return Ok(Arc::clone(d));
         }
+        let prefix = Arc::clone(&entry.prefix);
         let mut found = Dependents::default();
-        for kv in self.state.ks.index.prefix(&prefix) {
+        for kv in self.state.ks.index.prefix(&*prefix) {
             let k = kv.key()?;
             found.insert(self.intern(&String::from_utf8_lossy(&k[prefix.len()..])));
         }
         let d = Arc::new(found);
-        self.w.dependents.insert(prefix, Arc::clone(&d));
+        self.w.resources[slot.index()].dependents = Some(Arc::clone(&d));
         Ok(d)
     }
 
     /// Adds or removes "departure depends on (kind, key)".
     pub fn set_dependency(&mut self, kind: &str, key: &str, departure: Slot, present: bool) -> Result<()> {
-        self.dependents(kind, key)?;
-        let prefix = pair_prefix(kind, key);
-        if let Some(d) = self.w.dependents.get_mut(&prefix) {
+        let slot = self.resource_slot(kind, key);
+        self.dependents_at(slot)?;
+        let Working { resources, departures, .. } = &mut *self.w;
+        let entry = &mut resources[slot.index()];
+        if let Some(d) = &mut entry.dependents {
             let d = Arc::make_mut(d);
             if present {
                 d.insert(departure);
@@ -245,33 +361,41 @@ impl<'a> Writer<'a> {
                 d.remove(&departure);
             }
         }
-        let id = Arc::clone(self.id(departure));
-        self.changed.index.insert(triple(kind, key, &id), present);
+        let mut index_key = entry.prefix.to_vec();
+        index_key.extend_from_slice(departures[departure.index()].id.as_bytes());
+        self.changed.index.insert(index_key, present);
         Ok(())
     }
 
     /// A departure's definition.
-    pub fn departure(&mut self, slot: Slot) -> Result<Option<Arc<DepartureRecord>>> {
+    pub fn departure(&mut self, slot: Slot) -> Result<Option<Arc<Definition>>> {
         let entry = &self.w.departures[slot.index()];
         if let Some(d) = &entry.record {
             return Ok(d.clone());
         }
         let id = Arc::clone(&entry.id);
         let d: Option<DepartureRecord> = super::postcard_get(&self.state.ks.departures, id.as_bytes(), "departure")?;
-        let d = d.map(|d| Arc::new(self.share_names(d)));
+        let d = d.map(|d| Arc::new(self.definition(d)));
         self.w.departures[slot.index()].record = Some(d.clone());
         Ok(d)
     }
 
     /// Sets (or with `None` removes) a departure's definition.
     pub fn put_departure(&mut self, slot: Slot, record: Option<DepartureRecord>) {
-        let record = record.map(|r| Arc::new(self.share_names(r)));
+        let record = record.map(|r| Arc::new(self.definition(r)));
         self.w.departures[slot.index()].record = Some(record);
         self.changed.departures.insert(slot);
     }
 
-    /// `record` with its kinds and resource keys replaced by the shared copies.
-    fn share_names(&mut self, mut record: DepartureRecord) -> DepartureRecord {
+    /// `record` as the working set holds it: its kinds and resource keys replaced by
+    /// the shared copies, and its resources' slots.
+    fn definition(&mut self, mut record: DepartureRecord) -> Definition {
+        let mut resources = Vec::with_capacity(record.components.iter().map(|c| c.keys.len()).sum());
+        for c in &record.components {
+            for key in &c.keys {
+                resources.push(self.resource_slot(&c.kind, key));
+            }
+        }
         let names = &mut self.w.names;
         let mut share = |name: &mut Arc<str>| match names.get(&**name) {
             Some(shared) => *name = Arc::clone(shared),
@@ -283,7 +407,7 @@ impl<'a> Writer<'a> {
             share(&mut c.kind);
             c.keys.iter_mut().for_each(&mut share);
         }
-        record
+        Definition { record, resources: resources.into_boxed_slice() }
     }
 
     /// A product, with its seq.
@@ -303,21 +427,36 @@ impl<'a> Writer<'a> {
     }
 
     /// A product's current prices, loaded whole on first use.
-    pub fn product_prices(&mut self, product: &str) -> Result<&ProductPrices> {
-        if !self.w.prices.contains_key(product) {
-            let pp = ProductPrices {
-                departures: self.state.product_offers(product)?,
-                starting: self.state.product_price(product)?,
-            };
-            self.w.prices.insert(product.to_owned(), pp);
+    pub fn product_prices(&mut self, product: &str) -> Result<ProductView<'_>> {
+        self.load_product_prices(product)?;
+        let Working { prices, departures, .. } = &*self.w;
+        Ok(ProductView { prices: &prices[product], entries: departures })
+    }
+
+    /// Reads a product's current prices into the working set, unless they are there.
+    fn load_product_prices(&mut self, product: &str) -> Result<()> {
+        if self.w.prices.contains_key(product) {
+            return Ok(());
         }
-        Ok(&self.w.prices[product])
+        let mut pp = ProductPrices { departures: BTreeMap::new(), starting: self.state.product_price(product)? };
+        for (city_date, offer) in self.state.product_offers(product)? {
+            let slot = self.intern(&format!("{product}:{city_date}"));
+            self.w.departures[slot.index()].offer = Some(Some(offer));
+            pp.departures.insert(city_date, slot);
+        }
+        self.w.prices.insert(product.to_owned(), pp);
+        Ok(())
     }
 
     /// A departure's current offer.
-    pub fn offer(&mut self, departure: &str) -> Result<Option<&Offer>> {
-        let Some((product, rest)) = split_departure(departure) else { return Ok(None) };
-        Ok(self.product_prices(product)?.departures.get(rest))
+    pub fn offer(&mut self, slot: Slot) -> Result<Option<&Offer>> {
+        if self.w.departures[slot.index()].offer.is_none() {
+            let id = Arc::clone(&self.w.departures[slot.index()].id);
+            self.load_product_prices(product_of(&id).0)?;
+            // Loading its product's prices gave it its offer, if it has one.
+            self.w.departures[slot.index()].offer.get_or_insert(None);
+        }
+        Ok(self.w.departures[slot.index()].offer.as_ref().and_then(Option::as_ref))
     }
 
     /// Every committed version of a departure's price, oldest first. Versions of the
@@ -327,31 +466,30 @@ impl<'a> Writer<'a> {
         self.state.history(departure)
     }
 
-    /// Records a new price version of the departure `key`: what it says to a buyer as its
-    /// current price, and the whole record's stored bytes in history.
-    pub fn put_price(&mut self, key: &Arc<str>, offer: Offer, stored: Vec<u8>) -> Result<()> {
-        // Keys are `PRODUCT:CITY:DATE` (see [`super::PriceRef::key`]); one without a
-        // product part is still stored, under its whole key.
-        let (product, rest) = split_departure(key).unwrap_or((key, ""));
-        self.product_prices(product)?;
-        self.changed.history.push((super::history_key(key, offer.version), stored));
-        let current = offer_bytes(&offer);
-        if let Some(pp) = self.w.prices.get_mut(product) {
-            // Most versions replace an offer: no new key to allocate.
-            match pp.departures.get_mut(rest) {
-                Some(current) => *current = offer,
-                None => {
-                    pp.departures.insert(rest.to_owned(), offer);
-                }
+    /// Records a new price version of the departure in `slot`: what it says to a buyer as
+    /// its current price, and the whole record's stored bytes in history.
+    pub fn put_price(&mut self, slot: Slot, offer: Offer, stored: Vec<u8>) -> Result<()> {
+        self.offer(slot)?;
+        let entry = &mut self.w.departures[slot.index()];
+        self.changed.history.push((super::history_key(&entry.id, offer.version), stored));
+        let first = matches!(entry.offer, Some(None));
+        entry.offer = Some(Some(offer));
+        if first {
+            // Most versions replace an offer: only a departure's first one is new to its
+            // product.
+            let id = Arc::clone(&entry.id);
+            let (product, city_date) = product_of(&id);
+            if let Some(pp) = self.w.prices.get_mut(product) {
+                pp.departures.insert(city_date.to_owned(), slot);
             }
         }
-        self.changed.prices.insert(Arc::clone(key), current);
+        self.changed.prices.insert(slot);
         Ok(())
     }
 
     /// Records a product's starting prices and their JSON.
     pub fn put_product_price(&mut self, price: ProductPrice, json: Arc<[u8]>) -> Result<()> {
-        self.product_prices(&price.product)?;
+        self.load_product_prices(&price.product)?;
         self.changed.starting.insert(price.product.clone(), json);
         if let Some(pp) = self.w.prices.get_mut(&price.product) {
             pp.starting = Some(price);
@@ -365,7 +503,8 @@ impl<'a> Writer<'a> {
         let Writer { w, changed, .. } = self;
         let mut p = Pending::default();
         for (prefix, supplier) in changed.quotes {
-            if let Some(q) = w.resources.get(&prefix).and_then(|r| r.quotes.get(&supplier)) {
+            let resource = w.resource_slots.get(&prefix[..]).and_then(|s| w.resources[s.index()].quotes.as_ref());
+            if let Some(q) = resource.and_then(|r| r.quotes.get(&supplier)) {
                 let mut k = prefix;
                 k.extend_from_slice(supplier.as_bytes());
                 p.quotes.push((k, postcard_bytes(q)));
@@ -374,7 +513,7 @@ impl<'a> Writer<'a> {
         p.index = changed.index.into_iter().collect();
         for slot in changed.departures {
             let entry = &w.departures[slot.index()];
-            let v = entry.record.as_ref().and_then(|d| d.as_deref().map(postcard_bytes));
+            let v = entry.record.as_ref().and_then(|d| d.as_deref().map(|d| postcard_bytes(&d.record)));
             p.departures.push((entry.id.as_bytes().to_vec(), v));
         }
         for id in changed.products {
@@ -382,9 +521,97 @@ impl<'a> Writer<'a> {
                 p.products.push((id.into_bytes(), postcard_bytes(rec)));
             }
         }
-        p.prices = changed.prices.into_iter().collect();
+        for slot in changed.prices {
+            let entry = &w.departures[slot.index()];
+            if let Some(Some(offer)) = &entry.offer {
+                p.prices.push((Arc::clone(&entry.id), offer_bytes(offer)));
+            }
+        }
         p.history = changed.history;
         p.starting = changed.starting.into_iter().collect();
         p
+    }
+}
+
+/// The product and `CITY:DATE` parts of a departure id. Ids are `PRODUCT:CITY:DATE`
+/// (see [`super::PriceRef::key`]); one without a product part is its own product.
+fn product_of(id: &str) -> (&str, &str) {
+    split_departure(id).unwrap_or((id, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::records::BoundComponent;
+    use super::*;
+
+    fn component(kind: &str, keys: &[&str]) -> BoundComponent {
+        BoundComponent { kind: kind.into(), markup_bp: 0, keys: keys.iter().map(|k| Arc::from(*k)).collect() }
+    }
+
+    fn offer(version: u64, price: i64) -> Offer {
+        Offer { version, status: Status::Available, price: Some(price), reason: None, components: Vec::new() }
+    }
+
+    #[test]
+    fn a_definition_names_its_resources_by_slot_in_key_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("opens");
+        let mut w = state.writer();
+        let dep = w.intern("P1:SHA:2026-12-01");
+        let record = DepartureRecord {
+            product: "P1".into(),
+            city: "SHA".into(),
+            date: pricing_sdk::Date::parse("2026-12-01").expect("date"),
+            nights: 2,
+            pax: 2,
+            components: vec![
+                component("hotel", &["H1:2026-12-01", "H1:2026-12-02"]),
+                component("flight", &[]),
+                component("flight", &["SHA-NRT:2026-12-01", "H1:2026-12-01"]),
+            ],
+        };
+        w.put_departure(dep, Some(record));
+        let def = w.departure(dep).expect("reads").expect("defined");
+        let slots = |w: &mut Writer<'_>, kind: &str, keys: &[&str]| -> Vec<ResourceSlot> {
+            keys.iter().map(|k| w.resource_slot(kind, k)).collect()
+        };
+        assert_eq!(def.resources(0), slots(&mut w, "hotel", &["H1:2026-12-01", "H1:2026-12-02"]));
+        assert!(def.resources(1).is_empty());
+        assert_eq!(def.resources(2), slots(&mut w, "flight", &["SHA-NRT:2026-12-01", "H1:2026-12-01"]));
+        // One slot per (kind, key): the same key of another kind is another resource.
+        assert_ne!(def.resources(0)[0], def.resources(2)[1]);
+        assert_eq!(w.resource_count(), 4);
+    }
+
+    /// Offers live with their departures; the product lists the departures that have
+    /// one, and a first offer joins that list. Committed, they read back the same.
+    #[test]
+    fn offers_are_kept_by_departure_and_listed_by_product() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids = ["P1:SHA:2026-12-02", "P1:PEK:2026-12-01", "P2:SHA:2026-12-01"];
+        {
+            let state = State::open(dir.path()).expect("opens");
+            let mut w = state.writer();
+            let slots: Vec<Slot> = ids.iter().map(|id| w.intern(id)).collect();
+            assert_eq!(w.offer(slots[0]).expect("reads"), None);
+            for (i, slot) in slots.iter().enumerate() {
+                w.put_price(*slot, offer(1, 100 * (i as i64 + 1)), Vec::new()).expect("writes");
+            }
+            w.put_price(slots[0], offer(2, 150), Vec::new()).expect("writes");
+            assert_eq!(w.offer(slots[0]).expect("reads"), Some(&offer(2, 150)));
+            let listed: Vec<(&str, i64)> = w
+                .product_prices("P1")
+                .expect("reads")
+                .offers()
+                .map(|(city_date, o)| (city_date, o.price.unwrap_or_default()))
+                .collect();
+            assert_eq!(listed, [("PEK:2026-12-01", 200), ("SHA:2026-12-02", 150)]);
+            w.finish().commit(&state).expect("commits");
+        }
+        let state = State::open(dir.path()).expect("reopens");
+        let mut w = state.writer();
+        let slot = w.intern(ids[0]);
+        assert_eq!(w.offer(slot).expect("reads"), Some(&offer(2, 150)));
+        assert_eq!(w.product_prices("P2").expect("reads").offers().count(), 1);
     }
 }
