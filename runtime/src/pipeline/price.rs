@@ -180,7 +180,12 @@ fn compute(
     kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
     let groups = Groups::of(jobs, &kinds);
     // One builder and one resource table for every call of the batch: they grow once.
-    let mut call = Call { batch: BatchBuilder::new(), placed: vec![0; writer.resource_count()], added: Vec::new() };
+    let mut call = Call {
+        batch: BatchBuilder::new(),
+        placed: vec![0; writer.resource_count()],
+        added: Vec::new(),
+        called: Vec::new(),
+    };
     for (k, (kind, role)) in kinds.iter().enumerate() {
         if *role == Role::Component {
             run_kind(writer, plugins, stats, jobs, kind, &groups.components[k], &mut call)?;
@@ -193,25 +198,55 @@ fn compute(
             }
             // An adjustment applies to a subtotal: a job with a failed component so far
             // has none.
-            let live: Vec<(usize, usize)> = step[k].iter().copied().filter(|(j, _)| !jobs[*j].failed()).collect();
-            run_kind(writer, plugins, stats, jobs, kind, &live, &mut call)?;
+            run_kind(writer, plugins, stats, jobs, kind, &step[k], &mut call)?;
         }
     }
     Ok(())
 }
 
-/// The (job, component) pairs each plugin call prices, found in one pass over the jobs
-/// rather than one per call: a batch holds hundreds of thousands of components.
+/// What one plugin call prices: (job, component) pairs, each with its departure's
+/// context and its resources' slots. Gathered in one pass over the jobs, where each
+/// departure's definition is read once, rather than once per call: a batch holds
+/// hundreds of thousands of components, and reading a definition is a cache miss.
+#[derive(Clone, Default)]
+struct Placed {
+    /// (job, component) pairs.
+    pairs: Vec<(usize, usize)>,
+    /// By pair: the departure's context (an adjustment's subtotal is set at call time).
+    contexts: Vec<DepartureContext>,
+    /// By pair: the end of its resources in `resources` (each starts where the last ends).
+    ends: Vec<u32>,
+    /// Every pair's resources in turn.
+    resources: Vec<ResourceSlot>,
+}
+
+impl Placed {
+    fn push(&mut self, j: usize, c: usize, record: &Definition) {
+        let comp = &record.components[c];
+        self.pairs.push((j, c));
+        self.contexts.push(DepartureContext {
+            date: record.date,
+            nights: record.nights,
+            pax: record.pax,
+            markup_bp: comp.markup_bp,
+            subtotal: 0,
+        });
+        self.resources.extend_from_slice(record.resources(c));
+        self.ends.push(self.resources.len() as u32);
+    }
+}
+
+/// Every plugin call of a batch, found in one pass over the jobs.
 struct Groups {
     /// By kind index: the components of a component kind.
-    components: Vec<Vec<(usize, usize)>>,
+    components: Vec<Placed>,
     /// By step, then kind index: each job's `step`-th adjustment, of that kind.
-    adjustments: Vec<Vec<Vec<(usize, usize)>>>,
+    adjustments: Vec<Vec<Placed>>,
 }
 
 impl Groups {
     fn of(jobs: &[Job], kinds: &[(&str, Role)]) -> Self {
-        let mut g = Groups { components: vec![Vec::new(); kinds.len()], adjustments: Vec::new() };
+        let mut g = Groups { components: vec![Placed::default(); kinds.len()], adjustments: Vec::new() };
         for (j, job) in jobs.iter().enumerate() {
             let Some(record) = &job.record else { continue };
             let mut step = 0;
@@ -219,13 +254,13 @@ impl Groups {
                 // A kind without a plugin is left unpriced, as it was.
                 let Some(k) = kinds.iter().position(|(name, _)| *name == &*comp.kind) else { continue };
                 if kinds[k].1 == Role::Component {
-                    g.components[k].push((j, c));
+                    g.components[k].push(j, c, record);
                     continue;
                 }
                 if g.adjustments.len() == step {
-                    g.adjustments.push(vec![Vec::new(); kinds.len()]);
+                    g.adjustments.push(vec![Placed::default(); kinds.len()]);
                 }
-                g.adjustments[step][k].push((j, c));
+                g.adjustments[step][k].push(j, c, record);
                 step += 1;
             }
         }
@@ -272,6 +307,8 @@ struct Call {
     placed: Vec<u32>,
     /// The slots set in `placed` by the call being built.
     added: Vec<ResourceSlot>,
+    /// The (job, component) pairs of the call being built.
+    called: Vec<(usize, usize)>,
 }
 
 /// Builds one batch for `kind` over the `placed` (job, component) pairs in `call`,
@@ -283,27 +320,38 @@ fn run_kind(
     stats: &mut Stats,
     jobs: &mut [Job],
     kind: &str,
-    placed: &[(usize, usize)],
+    placed: &Placed,
     call: &mut Call,
 ) -> Result<(), StateError> {
     let Some(plugin) = plugins.get(kind) else { return Ok(()) };
-    if placed.is_empty() {
+    if placed.pairs.is_empty() {
         return Ok(());
     }
     let role = plugin.info().role;
-    let Call { batch, placed: at, added } = call;
+    let Call { batch, placed: at, added, called } = call;
     batch.clear();
+    called.clear();
     for slot in added.drain(..) {
         at[slot.index()] = 0;
     }
     let mut refs = Vec::new();
-    for &(j, c) in placed {
-        let job = &jobs[j];
-        // Groups place only jobs with a definition.
-        let Some(record) = &job.record else { continue };
-        let comp = &record.components[c];
+    let mut start = 0;
+    for (i, &(j, c)) in placed.pairs.iter().enumerate() {
+        let end = placed.ends[i] as usize;
+        let resources = &placed.resources[start..end];
+        start = end;
+        let mut ctx = placed.contexts[i];
+        if role == Role::Adjustment {
+            // An adjustment applies to a subtotal: a job with a failed component so far
+            // has none.
+            let job = &jobs[j];
+            if job.failed() {
+                continue;
+            }
+            ctx.subtotal = job.subtotal();
+        }
         refs.clear();
-        for &slot in record.resources(c) {
+        for &slot in resources {
             if slot.index() >= at.len() {
                 at.resize(writer.resource_count(), 0);
             }
@@ -318,15 +366,13 @@ fn run_kind(
             };
             refs.push(index);
         }
-        let ctx = DepartureContext {
-            date: record.date,
-            nights: record.nights,
-            pax: record.pax,
-            markup_bp: comp.markup_bp,
-            subtotal: if role == Role::Adjustment { job.subtotal() } else { 0 },
-        };
         batch.add_departure(&ctx, &refs);
+        called.push((j, c));
     }
+    if called.is_empty() {
+        return Ok(());
+    }
+    let placed = &called[..];
     let started = std::time::Instant::now();
     let outcome = plugin.price_batch(batch.finish(), placed.len());
     stats.count_call(kind, false, outcome.is_err());

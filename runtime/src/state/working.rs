@@ -234,7 +234,11 @@ struct Changed {
     index: BTreeMap<Vec<u8>, bool>,
     departures: Set<Slot>,
     products: Set<String>,
-    prices: Set<Slot>,
+    /// Current prices in the order written, each encoded while its offer is at hand
+    /// (encoding them all at the end would read every departure's entry again, out of
+    /// cache); a departure written twice is in `priced` once and here twice.
+    prices: Vec<(Slot, Arc<str>, Vec<u8>)>,
+    priced: Set<Slot>,
     history: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Map<String, Arc<[u8]>>,
 }
@@ -471,19 +475,20 @@ impl<'a> Writer<'a> {
     pub fn put_price(&mut self, slot: Slot, offer: Offer, stored: Vec<u8>) -> Result<()> {
         self.offer(slot)?;
         let entry = &mut self.w.departures[slot.index()];
-        self.changed.history.push((super::history_key(&entry.id, offer.version), stored));
+        let id = Arc::clone(&entry.id);
+        self.changed.history.push((super::history_key(&id, offer.version), stored));
+        self.changed.prices.push((slot, Arc::clone(&id), offer_bytes(&offer)));
+        self.changed.priced.insert(slot);
         let first = matches!(entry.offer, Some(None));
         entry.offer = Some(Some(offer));
         if first {
             // Most versions replace an offer: only a departure's first one is new to its
             // product.
-            let id = Arc::clone(&entry.id);
             let (product, city_date) = product_of(&id);
             if let Some(pp) = self.w.prices.get_mut(product) {
                 pp.departures.insert(city_date.to_owned(), slot);
             }
         }
-        self.changed.prices.insert(slot);
         Ok(())
     }
 
@@ -521,12 +526,14 @@ impl<'a> Writer<'a> {
                 p.products.push((id.into_bytes(), postcard_bytes(rec)));
             }
         }
-        for slot in changed.prices {
-            let entry = &w.departures[slot.index()];
-            if let Some(Some(offer)) = &entry.offer {
-                p.prices.push((Arc::clone(&entry.id), offer_bytes(offer)));
-            }
+        let mut prices = changed.prices;
+        if prices.len() > changed.priced.len() {
+            // The last write of a departure wins.
+            let mut seen = Set::default();
+            prices.reverse();
+            prices.retain(|(slot, _, _)| seen.insert(*slot));
         }
+        p.prices = prices.into_iter().map(|(_, id, current)| (id, current)).collect();
         p.history = changed.history;
         p.starting = changed.starting.into_iter().collect();
         p
