@@ -46,9 +46,10 @@ impl Slot {
 /// The departures that depend on one resource, by slot.
 pub type Dependents = Set<Slot>;
 
-/// A resource's place in the working set, as [`Slot`] is a departure's: a departure's
-/// definition names its resources by slot, so a plugin call finds each resource of
-/// each departure it prices by indexing arrays, not by hashing `kind\0key\0`.
+/// A resource's place in the working set, as [`Slot`] is a departure's (and, like it,
+/// kept only for one [`Writer`]): a departure's definition names its resources by
+/// slot, so a plugin call finds each resource of each departure it prices by indexing
+/// arrays, not by hashing `kind\0key\0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ResourceSlot(u32);
 
