@@ -196,8 +196,6 @@ fn compute(
             if *role != Role::Adjustment {
                 continue;
             }
-            // An adjustment applies to a subtotal: a job with a failed component so far
-            // has none.
             run_kind(writer, plugins, stats, jobs, kind, &step[k], &mut call)?;
         }
     }

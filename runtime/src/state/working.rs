@@ -111,7 +111,7 @@ struct ResourceEntry {
 }
 
 /// Every supplier quote of one resource (deleted ones keep their seq).
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Resource {
     quotes: BTreeMap<String, QuoteRecord>,
     /// The live quotes as a plugin batch carries them, kept in step with `quotes`: a
