@@ -97,7 +97,8 @@ pub(crate) fn price_affected(
             }
         }
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
-        let stored = emit_price(out, &job.id, &price, cause, &mut scratch);
+        let rule_set = writer.rule_set(price.rules)?;
+        let stored = emit_price(out, &job.id, &price, rule_set, cause, &mut scratch);
         writer.put_price(job.slot, offer, stored)?;
     }
     Ok(())
@@ -116,9 +117,9 @@ fn id_prefix(id: &str) -> [u64; 3] {
 }
 
 /// Adds a new departure price version made by `cause` to the batch's output, under
-/// `key` (the departure's id, `price.key()`); returns its stored bytes, for
-/// [`Writer::put_price`]. Storing is left to the caller: `price` borrows the offer that
-/// `put_price` takes.
+/// `key` (the departure's id, `price.key()`); returns its history value, which names its
+/// rules by `rule_set` ([`Writer::rule_set`]), for [`Writer::put_price`]. Storing is
+/// left to the caller: `price` borrows the offer that `put_price` takes.
 ///
 /// Both encodings go through `scratch`, one buffer for the caller's whole batch, and are
 /// then copied out at their exact size: grown from empty, each record's buffers were
@@ -127,6 +128,7 @@ pub(super) fn emit_price(
     out: &mut BatchOutput,
     key: &Arc<str>,
     price: &PriceRef<'_>,
+    rule_set: u32,
     cause: &Cause,
     scratch: &mut Vec<u8>,
 ) -> Vec<u8> {
@@ -138,7 +140,7 @@ pub(super) fn emit_price(
     out.departures.push(Record { key: Arc::clone(key), json: Arc::from(&scratch[..]) });
     out.stats.departure_records += 1;
     scratch.clear();
-    price.write_stored(scratch);
+    price.write_stored(rule_set, scratch);
     scratch.to_vec()
 }
 

@@ -36,7 +36,8 @@ pub(crate) fn restore(
         touched.insert(target.product.clone(), cause.clone());
         out.stats.restored += 1;
         let key: Arc<str> = Arc::from(price.key());
-        let stored = emit_price(out, &key, &price, cause, &mut Vec::new());
+        let rule_set = writer.rule_set(price.rules)?;
+        let stored = emit_price(out, &key, &price, rule_set, cause, &mut Vec::new());
         writer.put_price(slot, offer, stored)?;
     }
     Ok(())

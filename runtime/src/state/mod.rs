@@ -10,15 +10,17 @@
 //! | `index` | `kind\0key\0departure` | empty: departure depends on resource |
 //! | `departures` | departure | [`DepartureRecord`] |
 //! | `prices` | departure | current [`Offer`] and version (postcard, see [`offer_bytes`]) |
-//! | `history` | `departure\0version(u64 BE)` | every [`DeparturePrice`] (postcard) |
+//! | `history` | `departure\0version(u64 BE)` | every [`DeparturePrice`] (postcard, without the key's parts and with its rules by id: see `records::Stored`) |
 //! | `from_prices` | product | current [`ProductPrice`] (JSON) |
 //! | `meta` | `position/<source>` | input position consumed |
+//! | `meta` | `rules/<id>` | a rule set (JSON), named by id in history (see `rules.rs`) |
 //!
-//! `history` keeps its values in blob files, apart from the keys (see
+//! `history` keeps its larger values in blob files, apart from the keys (see
 //! `keyspace_options`): the engine writes it more than anything else. A departure's
 //! current full record is its history entry at the version `prices` names.
 
 mod records;
+mod rules;
 mod working;
 
 use std::collections::BTreeMap;
@@ -26,10 +28,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use records::Stored;
 pub use records::{
     BoundComponent, ComponentAmount, DeparturePrice, DepartureRecord, PriceRef, ProductPrice, ProductRecord,
     QuoteRecord, Status,
 };
+use rules::RuleSets;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use working::Working;
@@ -72,8 +76,31 @@ fn postcard_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static s
     ks.get(key)?.map(|v| from_postcard(&v, what)).transpose()
 }
 
-fn stored_price(bytes: &[u8], what: &'static str) -> Result<DeparturePrice> {
-    DeparturePrice::from_stored(bytes).map_err(|e| StateError::Corrupt { what, why: e.to_string() })
+fn corrupt(what: &'static str) -> impl Fn(postcard::Error) -> StateError {
+    move |e| StateError::Corrupt { what, why: e.to_string() }
+}
+
+/// The whole record of `departure` stored in history as `bytes`, in either stored form.
+fn history_price(departure: &str, bytes: &[u8], rule_sets: &mut RuleSets<'_>) -> Result<DeparturePrice> {
+    match Stored::decode(bytes).map_err(corrupt("history"))? {
+        Stored::Whole(price) => Ok(price),
+        Stored::Compact { price, rule_set } => {
+            let parts = split_departure(departure).and_then(|(product, rest)| Some((product, rest.split_once(':')?)));
+            let Some((product, (city, date))) = parts else {
+                return Err(StateError::Corrupt {
+                    what: "history",
+                    why: format!("{departure} is not a departure key"),
+                });
+            };
+            Ok(DeparturePrice {
+                product: product.to_owned(),
+                city: city.to_owned(),
+                date: date.to_owned(),
+                rules: rule_sets.get(rule_set)?.clone(),
+                ..price
+            })
+        }
+    }
 }
 
 /// The tag that starts a `prices` value holding an [`Offer`]. Data folders written before
@@ -101,7 +128,7 @@ enum Current {
 fn current(bytes: &[u8]) -> Result<Current> {
     match bytes.split_first() {
         Some((&OFFER_TAG, rest)) => Ok(Current::Offer(from_postcard(rest, "price")?)),
-        _ => Ok(Current::Whole(stored_price(bytes, "price")?)),
+        _ => Ok(Current::Whole(DeparturePrice::from_stored(bytes).map_err(corrupt("price"))?)),
     }
 }
 
@@ -150,12 +177,15 @@ fn history_key(departure: &str, version: u64) -> Vec<u8> {
 ///   rewrites of L1. In the pipeline benchmark (1,000 products, 40,000 events) this
 ///   halved the CPU of fjall's workers, 4.7 s to 2.1-2.6 s, for about 15 % more bytes
 ///   on disk until compaction catches up;
-/// - price history (200-300 bytes a version, one per changed re-price, never
-///   overwritten) is kept apart from its keys in blob files, so compaction moves keys
-///   and pointers, not versions. In the 1,000,000-departure benchmark this took fjall's
-///   workers from 30.7 to 23.5 CPU s over the stream, for 14 % more bytes on disk
-///   (3,305 against 2,889 MiB). Current prices are overwritten all the time: in blob
-///   files their stale copies would take 27 % more disk again for no CPU gain.
+/// - price history values of 128 bytes or more (one version per changed re-price,
+///   never overwritten) are kept apart from their keys in blob files, so compaction
+///   moves keys and pointers, not versions. When versions were stored whole (200-300
+///   bytes), this took fjall's workers from 30.7 to 23.5 CPU s over the stream of the
+///   1,000,000-departure benchmark. Compact versions (about 100 bytes) now mostly stay
+///   in the tables: in alternating runs of the 601,500-departure stream, a threshold of
+///   32 bytes, which would separate them all, cost fjall's workers 7.2-8.1 CPU s against
+///   6.0-6.3 with 128. Current prices are overwritten all the time: in blob files their
+///   stale copies would take 27 % more disk for no CPU gain.
 ///
 /// Point reads, rare here, may look at more tables and read a blob. fjall applies these
 /// options when it creates a keyspace: a data folder made by an earlier version keeps
@@ -254,11 +284,12 @@ impl Committer {
 
     /// The current price of a departure.
     pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
-        self.prices.get(departure.as_bytes())?.map(|v| self.whole(departure.as_bytes(), &v)).transpose()
+        let mut rule_sets = RuleSets::new(&self.meta);
+        self.prices.get(departure.as_bytes())?.map(|v| self.whole(departure.as_bytes(), &v, &mut rule_sets)).transpose()
     }
 
     /// The whole current record of the departure `key`, whose `prices` value is `value`.
-    fn whole(&self, key: &[u8], value: &[u8]) -> Result<DeparturePrice> {
+    fn whole(&self, key: &[u8], value: &[u8], rule_sets: &mut RuleSets<'_>) -> Result<DeparturePrice> {
         match current(value)? {
             Current::Whole(p) => Ok(p),
             Current::Offer(offer) => {
@@ -268,7 +299,7 @@ impl Committer {
                         what: "history",
                         why: format!("{departure} has no version {}", offer.version),
                     })?;
-                stored_price(&stored, "history")
+                history_price(&departure, &stored, rule_sets)
             }
         }
     }
@@ -276,10 +307,11 @@ impl Committer {
     /// Every current departure price of a product, in key order (city, then date).
     pub fn product_departure_prices(&self, product: &str) -> Result<Vec<DeparturePrice>> {
         let prefix = format!("{product}:");
+        let mut rule_sets = RuleSets::new(&self.meta);
         let mut out = Vec::new();
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (k, v) = kv.into_inner()?;
-            out.push(self.whole(&k, &v)?);
+            out.push(self.whole(&k, &v, &mut rule_sets)?);
         }
         Ok(out)
     }
@@ -303,10 +335,11 @@ impl Committer {
     pub fn history(&self, departure: &str) -> Result<Vec<DeparturePrice>> {
         let mut prefix = departure.as_bytes().to_vec();
         prefix.push(0);
+        let mut rule_sets = RuleSets::new(&self.meta);
         let mut out = Vec::new();
         for kv in self.history.prefix(&prefix) {
             let (_, v) = kv.into_inner()?;
-            out.push(stored_price(&v, "history")?);
+            out.push(history_price(departure, &v, &mut rule_sets)?);
         }
         Ok(out)
     }
@@ -318,9 +351,10 @@ impl Committer {
 
     /// Every current departure price, in key order.
     pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
-        self.prices.iter().map(|kv| {
+        let mut rule_sets = RuleSets::new(&self.meta);
+        self.prices.iter().map(move |kv| {
             let (k, v) = kv.into_inner()?;
-            self.whole(&k, &v)
+            self.whole(&k, &v, &mut rule_sets)
         })
     }
 
@@ -381,6 +415,7 @@ pub struct Pending {
     prices: Vec<(Arc<str>, Vec<u8>)>,
     history: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Vec<(String, Arc<[u8]>)>,
+    rule_sets: Vec<(u32, Vec<u8>)>,
     positions: Vec<(String, Vec<u8>)>,
 }
 
@@ -427,6 +462,9 @@ impl Pending {
         }
         for (k, v) in self.starting {
             b.insert(&state.from_prices, k, &*v);
+        }
+        for (id, json) in self.rule_sets {
+            b.insert(&state.meta, rules::key(id), json);
         }
         for (source, pos) in self.positions {
             b.insert(&state.meta, format!("position/{source}"), pos);
@@ -482,7 +520,7 @@ mod tests {
     }
 
     fn stored(p: &DeparturePrice) -> Vec<u8> {
-        p.borrowed(&mut Vec::new()).to_stored()
+        p.borrowed(&mut Vec::new()).to_whole_stored()
     }
 
     /// `prices` holds an offer and points into history; a folder written before that

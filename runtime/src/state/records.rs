@@ -119,9 +119,8 @@ pub struct DeparturePrice {
     pub priced_at: String,
 }
 
-/// The stored form of a [`DeparturePrice`]: its fields in order, in postcard. About a
-/// third of the JSON's bytes, and cheaper to write: every version is stored twice
-/// (current and history).
+/// The first stored form of a [`DeparturePrice`], which data folders written before
+/// [`Compact`] hold: its fields in order, in postcard.
 type StoredPrice = (
     String,
     String,
@@ -138,10 +137,70 @@ type StoredPrice = (
     String,
 );
 
+/// The tag that starts a [`Compact`] history value. A [`StoredPrice`] starts with the
+/// length of a non-empty product key, never 0: both read back.
+const COMPACT_TAG: u8 = 0;
+
+/// The stored form of a [`DeparturePrice`] in history: postcard of its fields after
+/// [`COMPACT_TAG`], without the three its key already holds (product, city, date) and
+/// with its rules as a rule-set id (see `state/rules.rs`). About half the bytes of a
+/// [`StoredPrice`]: every byte of a version is written to the journal, the memtable and
+/// a blob file. Fields: status, price, reason, currency, components, rule set, version,
+/// cause, event time, priced time.
+type Compact = (Status, Option<i64>, Option<String>, String, Vec<ComponentAmount>, u32, u64, String, String, String);
+
+/// A history value, in either stored form.
+pub(super) enum Stored {
+    /// Whole (written before [`Compact`]).
+    Whole(DeparturePrice),
+    /// Compact: `price` lacks product, city, date and rules, which the caller fills in
+    /// from the key and rule set `rule_set`.
+    Compact {
+        /// The fields the value holds.
+        price: DeparturePrice,
+        /// The id of its rules.
+        rule_set: u32,
+    },
+}
+
+impl Stored {
+    /// Decodes a history value.
+    pub(super) fn decode(bytes: &[u8]) -> Result<Self, postcard::Error> {
+        let Some((&COMPACT_TAG, rest)) = bytes.split_first() else {
+            return DeparturePrice::from_stored(bytes).map(Stored::Whole);
+        };
+        let (status, price, reason, currency, components, rule_set, version, cause, event_ts, priced_at): Compact =
+            postcard::from_bytes(rest)?;
+        let price = DeparturePrice {
+            product: String::new(),
+            city: String::new(),
+            date: String::new(),
+            status,
+            price,
+            reason,
+            currency,
+            components,
+            rules: BTreeMap::new(),
+            version,
+            cause,
+            event_ts,
+            priced_at,
+        };
+        Ok(Stored::Compact { price, rule_set })
+    }
+}
+
+/// The JSON of a rule set given as sorted (kind, rules) pairs, each kind once: that of
+/// the `BTreeMap` of them.
+#[must_use]
+pub fn rules_json(rules: &[(&str, &str)]) -> Vec<u8> {
+    // Serialising string pairs as a map cannot fail.
+    serde_json::to_vec(&Map(rules)).unwrap_or_default()
+}
+
 /// A departure price record made of borrowed parts: what the pipeline writes, without
 /// the dozen strings and the map an owned [`DeparturePrice`] would allocate (and drop)
-/// for every version. Its JSON and stored bytes are exactly those of the owned record
-/// with the same fields.
+/// for every version. Its JSON is exactly that of the owned record with the same fields.
 #[derive(Serialize)]
 pub struct PriceRef<'a> {
     /// Product key.
@@ -180,17 +239,33 @@ fn as_map<S: serde::Serializer>(pairs: &&[(&str, &str)], s: S) -> Result<S::Ok, 
 }
 
 impl PriceRef<'_> {
-    /// The stored bytes (see [`StoredPrice`]).
-    #[must_use]
-    pub fn to_stored(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_stored(&mut out);
-        out
+    /// Appends the history value to `out` (see [`Compact`]), naming the record's rules by
+    /// `rule_set`: a caller encoding many records reuses one buffer instead of growing a
+    /// new one from empty for each.
+    pub fn write_stored(&self, rule_set: u32, out: &mut Vec<u8>) {
+        out.push(COMPACT_TAG);
+        let fields = (
+            self.status,
+            self.price,
+            self.reason,
+            self.currency,
+            self.components,
+            rule_set,
+            self.version,
+            self.cause,
+            self.event_ts,
+            self.priced_at,
+        );
+        // Serialising strings and integers into a Vec cannot fail.
+        if let Ok(extended) = postcard::to_extend(&fields, std::mem::take(out)) {
+            *out = extended;
+        }
     }
 
-    /// Appends the stored bytes to `out`: a caller encoding many records reuses one
-    /// buffer instead of growing a new one from empty for each.
-    pub fn write_stored(&self, out: &mut Vec<u8>) {
+    /// The record in the first stored form ([`StoredPrice`]), as data folders written
+    /// before [`Compact`] hold it.
+    #[cfg(test)]
+    pub(crate) fn to_whole_stored(&self) -> Vec<u8> {
         let fields = (
             self.product,
             self.city,
@@ -206,10 +281,7 @@ impl PriceRef<'_> {
             self.event_ts,
             self.priced_at,
         );
-        // Serialising strings and integers into a Vec cannot fail.
-        if let Ok(extended) = postcard::to_extend(&fields, std::mem::take(out)) {
-            *out = extended;
-        }
+        postcard::to_allocvec(&fields).unwrap_or_default()
     }
 
     /// The JSON record, as emitted.
@@ -264,7 +336,7 @@ impl DeparturePrice {
         }
     }
 
-    /// Decodes the stored bytes.
+    /// Decodes the first stored form ([`StoredPrice`]).
     pub fn from_stored(bytes: &[u8]) -> Result<Self, postcard::Error> {
         let (
             product,
@@ -372,8 +444,8 @@ mod tests {
         }
     }
 
-    /// Consumers read the borrowed form's JSON and old data folders hold the owned form's
-    /// stored bytes: both must be the owned record's, byte for byte.
+    /// Consumers read the borrowed form's JSON, and tests write the first stored form
+    /// from it as old data folders hold it: both must be the owned record's, byte for byte.
     #[test]
     fn the_borrowed_form_writes_the_owned_records_json_and_stored_bytes() {
         for p in [price(None), price(Some("hotel: no rooms"))] {
@@ -395,9 +467,38 @@ mod tests {
                 p.event_ts.clone(),
                 p.priced_at.clone(),
             );
-            assert_eq!(r.to_stored(), postcard::to_allocvec(&owned).expect("postcard"));
-            assert_eq!(DeparturePrice::from_stored(&r.to_stored()).expect("decodes"), p);
+            assert_eq!(r.to_whole_stored(), postcard::to_allocvec(&owned).expect("postcard"));
+            assert_eq!(DeparturePrice::from_stored(&r.to_whole_stored()).expect("decodes"), p);
             assert_eq!(r.key(), p.key());
         }
+    }
+
+    /// A compact history value holds every field but those of the key and the rules,
+    /// which it names by id; a value in the first form still decodes whole.
+    #[test]
+    fn history_values_decode_in_both_stored_forms() {
+        for p in [price(None), price(Some("hotel: no rooms"))] {
+            let mut rules = Vec::new();
+            let r = p.borrowed(&mut rules);
+            let mut compact = Vec::new();
+            r.write_stored(41, &mut compact);
+            let whole = r.to_whole_stored();
+            assert!(compact.len() * 3 < whole.len() * 2, "{} bytes against {}", compact.len(), whole.len());
+            let Ok(Stored::Compact { price: read, rule_set }) = Stored::decode(&compact) else {
+                panic!("a compact value decodes as compact")
+            };
+            assert_eq!(rule_set, 41);
+            let filled = DeparturePrice {
+                product: p.product.clone(),
+                city: p.city.clone(),
+                date: p.date.clone(),
+                rules: p.rules.clone(),
+                ..read
+            };
+            assert_eq!(filled, p);
+            assert!(matches!(Stored::decode(&whole), Ok(Stored::Whole(w)) if w == p));
+        }
+        let rules = [("discount", "discount@2.0.0+99"), ("flight", "flight@1.0.0+1a2b3c4d")];
+        assert_eq!(rules_json(&rules), serde_json::to_vec(&price(None).rules).expect("json"));
     }
 }

@@ -16,8 +16,9 @@ use std::ops::Deref;
 use std::sync::{Arc, MutexGuard};
 
 use super::records::{
-    ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, ProductRecord, QuoteRecord, Status,
+    ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, ProductRecord, QuoteRecord, Status, rules_json,
 };
+use super::rules::RuleSetIds;
 use pricing_sdk::wire::EncodedResource;
 use serde::{Deserialize, Serialize};
 
@@ -226,6 +227,8 @@ pub(super) struct Working {
     resources: Vec<ResourceEntry>,
     products: Map<String, Option<ProductRecord>>,
     prices: Map<String, ProductPrices>,
+    /// The ids of the rule sets stored or named, read on first use.
+    rule_sets: Option<RuleSetIds>,
 }
 
 /// What a batch changed, by key; values are read from the working set at the end.
@@ -242,6 +245,8 @@ struct Changed {
     priced: Set<Slot>,
     history: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Map<String, Arc<[u8]>>,
+    /// The rule sets the batch's history names, by id, with their JSON.
+    rule_sets: BTreeMap<u32, Vec<u8>>,
 }
 
 /// The single writer's access to the state for one micro-batch: reads through the
@@ -252,11 +257,32 @@ pub struct Writer<'a> {
     changed: Changed,
     /// Where a resource's key prefix is built to look its slot up.
     prefix: Vec<u8>,
+    /// The last rule set named and its id: consecutive versions nearly always share one.
+    last_rule_set: Option<(Vec<(String, String)>, u32)>,
 }
 
 impl<'a> Writer<'a> {
     pub(super) fn new(state: &'a State, w: MutexGuard<'a, Working>) -> Self {
-        Writer { state, w, changed: Changed::default(), prefix: Vec::new() }
+        Writer { state, w, changed: Changed::default(), prefix: Vec::new(), last_rule_set: None }
+    }
+
+    /// The id that names the rule set `rules` (sorted by kind, each kind once) in a
+    /// history value written by this batch; the set is stored with the batch.
+    pub fn rule_set(&mut self, rules: &[(&str, &str)]) -> Result<u32> {
+        if let Some((last, id)) = &self.last_rule_set
+            && last.len() == rules.len()
+            && last.iter().zip(rules).all(|((k, v), (k2, v2))| k == k2 && v == v2)
+        {
+            return Ok(*id);
+        }
+        if self.w.rule_sets.is_none() {
+            self.w.rule_sets = Some(RuleSetIds::load(&self.state.ks.meta)?);
+        }
+        let json = rules_json(rules);
+        let id = self.w.rule_sets.get_or_insert_with(RuleSetIds::default).id(&json);
+        self.changed.rule_sets.entry(id).or_insert(json);
+        self.last_rule_set = Some((rules.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), id));
+        Ok(id)
     }
 
     /// The slot of the resource (kind, key), given one on first sight.
@@ -537,6 +563,7 @@ impl<'a> Writer<'a> {
         p.prices = prices.into_iter().map(|(_, id, current)| (id, current)).collect();
         p.history = changed.history;
         p.starting = changed.starting.into_iter().collect();
+        p.rule_sets = changed.rule_sets.into_iter().collect();
         p
     }
 }
