@@ -13,7 +13,7 @@ use super::{BatchOutput, Cause, PipelineConfig, PluginCall, Record, ShadowDiff, 
 use crate::engine::PluginSet;
 use crate::state::{
     ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError, Status,
-    Writer, json_record,
+    Writer, departure_parts, json_record,
 };
 
 /// One departure being priced: its definition and its components' results so far.
@@ -450,8 +450,7 @@ fn record<'a>(
     cause: &'a Cause,
     priced_at: &'a str,
 ) -> Option<PriceRef<'a>> {
-    let mut parts = job.id.splitn(3, ':');
-    let (product, city, date) = (parts.next()?, parts.next()?, parts.next()?);
+    let (product, city, date) = departure_parts(&job.id)?;
     Some(PriceRef {
         product,
         city,

@@ -85,8 +85,7 @@ fn history_price(departure: &str, bytes: &[u8], rule_sets: &mut RuleSets<'_>) ->
     match Stored::decode(bytes).map_err(corrupt("history"))? {
         Stored::Whole(price) => Ok(price),
         Stored::Compact { price, rule_set } => {
-            let parts = split_departure(departure).and_then(|(product, rest)| Some((product, rest.split_once(':')?)));
-            let Some((product, (city, date))) = parts else {
+            let Some((product, city, date)) = departure_parts(departure) else {
                 return Err(StateError::Corrupt {
                     what: "history",
                     why: format!("{departure} is not a departure key"),
@@ -152,6 +151,14 @@ pub fn json_record<T: Serialize>(v: &T) -> Arc<[u8]> {
 #[must_use]
 pub fn split_departure(key: &str) -> Option<(&str, &str)> {
     key.split_once(':')
+}
+
+/// `PRODUCT`, `CITY` and `DATE` of a departure key.
+#[must_use]
+pub fn departure_parts(key: &str) -> Option<(&str, &str, &str)> {
+    let (product, rest) = split_departure(key)?;
+    let (city, date) = rest.split_once(':')?;
+    Some((product, city, date))
 }
 
 /// Replaces `out` with `a\0b\0`: the prefix of every key under (a, b).
