@@ -26,7 +26,6 @@ pub(super) fn key(id: u32) -> String {
 }
 
 /// The writer's ids of the rule sets it has stored or named, by the set's JSON.
-#[derive(Default)]
 pub(super) struct RuleSetIds {
     ids: Map<Vec<u8>, u32>,
     next: u32,

@@ -275,11 +275,12 @@ impl<'a> Writer<'a> {
         {
             return Ok(*id);
         }
-        if self.w.rule_sets.is_none() {
-            self.w.rule_sets = Some(RuleSetIds::load(&self.state.ks.meta)?);
-        }
+        let ids = match &mut self.w.rule_sets {
+            Some(ids) => ids,
+            unread => unread.insert(RuleSetIds::load(&self.state.ks.meta)?),
+        };
         let json = rules_json(rules);
-        let id = self.w.rule_sets.get_or_insert_with(RuleSetIds::default).id(&json);
+        let id = ids.id(&json);
         self.changed.rule_sets.entry(id).or_insert(json);
         self.last_rule_set = Some((rules.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), id));
         Ok(id)
