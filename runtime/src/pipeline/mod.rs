@@ -8,11 +8,14 @@
 //! changes with the input position, so a crash repeats output, never skips it.
 
 mod apply;
+mod lines;
 mod price;
 mod restore;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+pub use lines::Lines;
 
 use serde::Serialize;
 
@@ -149,16 +152,6 @@ impl KindCalls {
     }
 }
 
-/// One output record: its key and its JSON (the same bytes are stored as the current
-/// price and in history).
-#[derive(Clone, Debug)]
-pub struct Record {
-    /// The record key: `PRODUCT:CITY:DATE` or `PRODUCT`.
-    pub key: Arc<str>,
-    /// The JSON value.
-    pub json: Arc<[u8]>,
-}
-
 /// Counters of one batch (and, summed, of a run).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -290,9 +283,9 @@ impl Stats {
 #[derive(Default)]
 pub struct BatchOutput {
     /// New departure price versions ([`DeparturePrice`] JSON), in key order.
-    pub departures: Vec<Record>,
+    pub departures: Lines,
     /// New product starting prices ([`ProductPrice`] JSON), in key order.
-    pub products: Vec<Record>,
+    pub products: Lines,
     /// Rejected inputs, in input order.
     pub dead_letters: Vec<DeadLetter>,
     /// The batch's counters.
@@ -312,13 +305,13 @@ impl BatchOutput {
     /// The departure price records, decoded.
     #[must_use]
     pub fn departure_prices(&self) -> Vec<DeparturePrice> {
-        self.departures.iter().filter_map(|r| serde_json::from_slice(&r.json).ok()).collect()
+        self.departures.iter().filter_map(|(_, json)| serde_json::from_slice(json).ok()).collect()
     }
 
     /// The product price records, decoded.
     #[must_use]
     pub fn product_prices(&self) -> Vec<ProductPrice> {
-        self.products.iter().filter_map(|r| serde_json::from_slice(&r.json).ok()).collect()
+        self.products.iter().filter_map(|(_, json)| serde_json::from_slice(json).ok()).collect()
     }
 }
 
@@ -333,13 +326,22 @@ pub enum PipelineError {
 /// The pricing pipeline over a state and a plugin set.
 pub struct Pipeline {
     config: PipelineConfig,
+    /// The last batch's departure lines, emptied, for the next batch to fill.
+    spare: Mutex<Lines>,
 }
 
 impl Pipeline {
     /// A pipeline with the given settings.
     #[must_use]
     pub fn new(config: PipelineConfig) -> Self {
-        Pipeline { config }
+        Pipeline { config, spare: Mutex::default() }
+    }
+
+    /// Takes back a written batch's output, to reuse its departure lines' buffer.
+    pub fn recycle(&self, out: BatchOutput) {
+        let mut lines = out.departures;
+        lines.clear();
+        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = lines;
     }
 
     /// Processes one micro-batch; see the module doc for the commit order.
@@ -365,7 +367,8 @@ impl Pipeline {
         priced_at: &str,
         extra: &Extra<'_>,
     ) -> Result<BatchOutput, PipelineError> {
-        let mut out = BatchOutput::default();
+        let departures = std::mem::take(&mut *self.spare.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut out = BatchOutput { departures, ..BatchOutput::default() };
         let mut writer = state.writer();
         let mut affected = apply::Affected::default();
         for input in inputs {

@@ -9,7 +9,7 @@ use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 use pricing_sdk::{PriceError, Role};
 
 use super::apply::Affected;
-use super::{BatchOutput, Cause, PipelineConfig, PluginCall, Record, ShadowDiff, ShadowSpec, Stats};
+use super::{BatchOutput, Cause, PipelineConfig, PluginCall, ShadowDiff, ShadowSpec, Stats};
 use crate::engine::PluginSet;
 use crate::state::{
     ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError, Status,
@@ -118,26 +118,25 @@ fn id_prefix(id: &str) -> [u64; 3] {
 
 /// Adds a new departure price version made by `cause` to the batch's output, under
 /// `key` (the departure's id, `price.key()`); returns its history value, which names its
-/// rules by `rule_set` ([`Writer::rule_set`]), for [`Writer::put_price`]. Storing is
-/// left to the caller: `price` borrows the offer that `put_price` takes.
+/// rules by the id of `rule_set` ([`Writer::rule_set`]: its id and JSON), for
+/// [`Writer::put_price`]. Storing is left to the caller: `price` borrows the offer that
+/// `put_price` takes.
 ///
-/// Both encodings go through `scratch`, one buffer for the caller's whole batch, and are
-/// then copied out at their exact size: grown from empty, each record's buffers were
-/// reallocated a handful of times (a JSON record is about a kilobyte).
+/// The history value is encoded in `scratch`, one buffer for the caller's whole batch,
+/// and copied out at its exact size: grown from empty, each record's buffer was
+/// reallocated a handful of times.
 pub(super) fn emit_price(
     out: &mut BatchOutput,
     key: &Arc<str>,
     price: &PriceRef<'_>,
-    rule_set: u32,
+    (rule_set, rules_json): (u32, &[u8]),
     cause: &Cause,
     scratch: &mut Vec<u8>,
 ) -> Vec<u8> {
     if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);
     }
-    scratch.clear();
-    price.write_json(scratch);
-    out.departures.push(Record { key: Arc::clone(key), json: Arc::from(&scratch[..]) });
+    out.departures.push_with(Arc::clone(key), |json| price.write_json(rules_json, json));
     out.stats.departure_records += 1;
     scratch.clear();
     price.write_stored(rule_set, scratch);
@@ -163,7 +162,7 @@ pub(crate) fn emit_starting(
         };
         let next = ProductPrice { version, ..next };
         let json = json_record(&next);
-        out.products.push(Record { key: Arc::from(product), json: Arc::clone(&json) });
+        out.products.push(Arc::from(product), &json);
         out.stats.product_records += 1;
         writer.put_product_price(next, json)?;
     }

@@ -58,11 +58,6 @@ fn line(out: &mut BufWriter<File>, record: &impl Serialize) -> std::io::Result<(
     out.write_all(b"\n")
 }
 
-fn raw_line(out: &mut BufWriter<File>, json: &[u8]) -> std::io::Result<()> {
-    out.write_all(json)?;
-    out.write_all(b"\n")
-}
-
 impl FileSink {
     /// The output files' names: departure prices, product prices, dead letters.
     pub const FILES: [&str; 3] = ["departure-prices.ndjson", "product-prices.ndjson", "dlq.ndjson"];
@@ -81,12 +76,8 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn write(&mut self, batch: &BatchOutput) -> std::io::Result<()> {
-        for r in &batch.departures {
-            raw_line(&mut self.departures, &r.json)?;
-        }
-        for r in &batch.products {
-            raw_line(&mut self.products, &r.json)?;
-        }
+        self.departures.write_all(batch.departures.ndjson())?;
+        self.products.write_all(batch.products.ndjson())?;
         for r in &batch.dead_letters {
             line(&mut self.dlq, r)?;
         }
@@ -112,7 +103,7 @@ mod tests {
         let path = dir.path().join("dlq.ndjson");
         std::fs::write(&path, "{\"a\":1}\n{\"b\":").expect("write");
         let mut out = append(dir.path(), "dlq.ndjson").expect("opens");
-        raw_line(&mut out, b"{\"c\":3}").expect("writes");
+        out.write_all(b"{\"c\":3}\n").expect("writes");
         out.flush().expect("flush");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "{\"a\":1}\n{\"c\":3}\n");
     }

@@ -110,11 +110,11 @@ fn dead_letter_headers(d: &DeadLetter) -> OwnedHeaders {
 
 impl Sink for KafkaSink {
     fn write(&mut self, batch: &BatchOutput) -> std::io::Result<()> {
-        for r in &batch.departures {
-            self.send(BaseRecord::to(&self.departures).key(&*r.key).payload(&r.json[..]))?;
+        for (key, json) in batch.departures.iter() {
+            self.send(BaseRecord::to(&self.departures).key(&**key).payload(json))?;
         }
-        for r in &batch.products {
-            self.send(BaseRecord::to(&self.products).key(&*r.key).payload(&r.json[..]))?;
+        for (key, json) in batch.products.iter() {
+            self.send(BaseRecord::to(&self.products).key(&**key).payload(json))?;
         }
         for d in &batch.dead_letters {
             let json = serde_json::to_vec(d)?;

@@ -186,7 +186,9 @@ impl<'a> Runner<'a> {
         span.record("departures_priced", out.stats.departures_priced);
         span.record("departure_records", out.stats.departure_records);
         self.total.add(&out.stats);
-        Ok(out.stats)
+        let stats = std::mem::take(&mut out.stats);
+        self.pipeline.recycle(out);
+        Ok(stats)
     }
 
     /// Waits for the commit in flight, and reports the job chunk it completed.

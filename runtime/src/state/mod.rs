@@ -19,6 +19,7 @@
 //! `keyspace_options`): the engine writes it more than anything else. A departure's
 //! current full record is its history entry at the version `prices` names.
 
+mod json;
 mod records;
 mod rules;
 mod working;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use pricing_sdk::Date;
 use serde::{Deserialize, Serialize};
 
+use super::json;
 use crate::intake::ProductDef;
 
 /// One supplier's quote for a resource, as stored.
@@ -74,6 +75,17 @@ pub enum Status {
     Unavailable,
     /// The product no longer sells it.
     Retired,
+}
+
+impl Status {
+    /// Its JSON, quotes included, as serde writes it.
+    const fn json(self) -> &'static [u8] {
+        match self {
+            Status::Available => b"\"available\"",
+            Status::Unavailable => b"\"unavailable\"",
+            Status::Retired => b"\"retired\"",
+        }
+    }
 }
 
 /// One component's share of a departure price.
@@ -201,7 +213,6 @@ pub fn rules_json(rules: &[(&str, &str)]) -> Vec<u8> {
 /// A departure price record made of borrowed parts: what the pipeline writes, without
 /// the dozen strings and the map an owned [`DeparturePrice`] would allocate (and drop)
 /// for every version. Its JSON is exactly that of the owned record with the same fields.
-#[derive(Serialize)]
 pub struct PriceRef<'a> {
     /// Product key.
     pub product: &'a str,
@@ -212,17 +223,14 @@ pub struct PriceRef<'a> {
     /// Sellability.
     pub status: Status,
     /// Per-person price when available.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<i64>,
     /// Why it is unavailable.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'a str>,
     /// The pricing currency.
     pub currency: &'a str,
     /// Per-component amounts, in the product's order.
     pub components: &'a [ComponentAmount],
-    /// Kind → rules, sorted by kind, each kind once: serialised as a map.
-    #[serde(serialize_with = "as_map")]
+    /// Kind → rules, sorted by kind, each kind once: written as a map.
     pub rules: &'a [(&'a str, &'a str)],
     /// Version.
     pub version: u64,
@@ -232,10 +240,6 @@ pub struct PriceRef<'a> {
     pub event_ts: &'a str,
     /// When the engine priced it.
     pub priced_at: &'a str,
-}
-
-fn as_map<S: serde::Serializer>(pairs: &&[(&str, &str)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 impl PriceRef<'_> {
@@ -288,14 +292,51 @@ impl PriceRef<'_> {
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        self.write_json(&mut out);
+        self.write_json(&rules_json(self.rules), &mut out);
         out
     }
 
-    /// Appends the JSON record to `out` (see [`PriceRef::write_stored`]).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        // Serialising strings and integers with string keys into a Vec cannot fail.
-        let _ = serde_json::to_writer(out, self);
+    /// Appends the JSON record to `out`, given its rules' JSON (`rules_json(self.rules)`,
+    /// which the writer keeps per rule set): the derived `Serialize`'s bytes, written
+    /// without serde (see `json.rs`).
+    pub fn write_json(&self, rules_json: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"product\":");
+        json::string(out, self.product);
+        out.extend_from_slice(b",\"city\":");
+        json::string(out, self.city);
+        out.extend_from_slice(b",\"date\":");
+        json::string(out, self.date);
+        out.extend_from_slice(b",\"status\":");
+        out.extend_from_slice(self.status.json());
+        if let Some(price) = self.price {
+            out.extend_from_slice(b",\"price\":");
+            json::int(out, price);
+        }
+        if let Some(reason) = self.reason {
+            out.extend_from_slice(b",\"reason\":");
+            json::string(out, reason);
+        }
+        out.extend_from_slice(b",\"currency\":");
+        json::string(out, self.currency);
+        out.extend_from_slice(b",\"components\":[");
+        for (i, c) in self.components.iter().enumerate() {
+            out.extend_from_slice(if i == 0 { b"{\"kind\":" } else { b",{\"kind\":" });
+            json::string(out, &c.kind);
+            out.extend_from_slice(b",\"amount\":");
+            json::int(out, c.amount);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"rules\":");
+        out.extend_from_slice(rules_json);
+        out.extend_from_slice(b",\"version\":");
+        json::int(out, self.version);
+        out.extend_from_slice(b",\"cause\":");
+        json::string(out, self.cause);
+        out.extend_from_slice(b",\"event_ts\":");
+        json::string(out, self.event_ts);
+        out.extend_from_slice(b",\"priced_at\":");
+        json::string(out, self.priced_at);
+        out.push(b'}');
     }
 
     /// `PRODUCT:CITY:DATE`.
@@ -310,7 +351,7 @@ struct Map<'a>(&'a [(&'a str, &'a str)]);
 
 impl Serialize for Map<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        as_map(&self.0, s)
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -448,10 +489,20 @@ mod tests {
     /// from it as old data folders hold it: both must be the owned record's, byte for byte.
     #[test]
     fn the_borrowed_form_writes_the_owned_records_json_and_stored_bytes() {
-        for p in [price(None), price(Some("hotel: no rooms"))] {
+        // The JSON is written by hand: strings to escape, no price, no components and
+        // no rules must come out as serde writes them too.
+        let retired = DeparturePrice {
+            status: Status::Retired,
+            price: None,
+            components: Vec::new(),
+            rules: BTreeMap::new(),
+            cause: "e-\u{1}\"2\"\\".into(),
+            ..price(None)
+        };
+        for p in [price(None), price(Some("hotel: \"no\" rooms\n€")), retired] {
             let mut rules = Vec::new();
             let r = p.borrowed(&mut rules);
-            assert_eq!(r.to_json(), serde_json::to_vec(&p).expect("json"));
+            assert_eq!(String::from_utf8(r.to_json()).expect("utf-8"), serde_json::to_string(&p).expect("json"));
             let owned: StoredPrice = (
                 p.product.clone(),
                 p.city.clone(),

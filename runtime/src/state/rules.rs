@@ -116,7 +116,8 @@ mod tests {
         let slot = w.intern(&p.key());
         let mut rules = Vec::new();
         let r = p.borrowed(&mut rules);
-        let id = w.rule_set(r.rules).expect("names the rules");
+        let (id, json) = w.rule_set(r.rules).expect("names the rules");
+        assert_eq!(json, super::super::records::rules_json(r.rules), "the set's JSON, for the record");
         let mut stored = Vec::new();
         r.write_stored(id, &mut stored);
         w.put_price(slot, Offer::of(p.clone()), stored).expect("writes");
@@ -142,8 +143,9 @@ mod tests {
         assert_eq!(state.history("P1:SHA:2026-12-01").expect("reads"), versions);
         assert_eq!(state.all_prices().collect::<Result<Vec<_>, _>>().expect("reads"), [versions[2].clone()]);
         let mut w = state.writer();
-        assert_eq!(w.rule_set(&[("flight", "flight@1.1.0+9"), ("hotel", "hotel@1.0.0+2")]).expect("names"), 1);
-        assert_eq!(w.rule_set(&[("flight", "flight@2.0.0+3")]).expect("names"), 2);
+        assert_eq!(w.rule_set(&[("flight", "flight@1.1.0+9"), ("hotel", "hotel@1.0.0+2")]).expect("names").0, 1);
+        let (id, json) = w.rule_set(&[("flight", "flight@2.0.0+3")]).expect("names");
+        assert_eq!((id, json), (2, &br#"{"flight":"flight@2.0.0+3"}"#[..]));
     }
 
     /// A history value naming a rule set that is not stored is reported as corrupt,

@@ -267,13 +267,14 @@ impl<'a> Writer<'a> {
     }
 
     /// The id that names the rule set `rules` (sorted by kind, each kind once) in a
-    /// history value written by this batch; the set is stored with the batch.
-    pub fn rule_set(&mut self, rules: &[(&str, &str)]) -> Result<u32> {
+    /// history value written by this batch, and the set's JSON ([`rules_json`]) for the
+    /// record; the set is stored with the batch.
+    pub fn rule_set(&mut self, rules: &[(&str, &str)]) -> Result<(u32, &[u8])> {
         if let Some((last, id)) = &self.last_rule_set
             && last.len() == rules.len()
             && last.iter().zip(rules).all(|((k, v), (k2, v2))| k == k2 && v == v2)
         {
-            return Ok(*id);
+            return Ok((*id, &self.changed.rule_sets[id]));
         }
         let ids = match &mut self.w.rule_sets {
             Some(ids) => ids,
@@ -281,9 +282,8 @@ impl<'a> Writer<'a> {
         };
         let json = rules_json(rules);
         let id = ids.id(&json);
-        self.changed.rule_sets.entry(id).or_insert(json);
         self.last_rule_set = Some((rules.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), id));
-        Ok(id)
+        Ok((id, self.changed.rule_sets.entry(id).or_insert(json)))
     }
 
     /// The slot of the resource (kind, key), given one on first sight.

@@ -1,0 +1,86 @@
+//! A batch's output records of one kind, as NDJSON in one buffer.
+//!
+//! A batch emits hundreds of thousands of departure prices. Held one allocation per
+//! record, they cost an allocation, a copy out of the encoder's buffer and a free each,
+//! and the file sink copied them once more into its writer. Here the encoder writes each
+//! record straight into the buffer, the file sink writes the buffer in one call, and the
+//! pipeline hands the emptied buffer to its next batch ([`Pipeline::recycle`](super::Pipeline::recycle)),
+//! so its pages stay mapped instead of being faulted in and zeroed again each batch.
+
+use std::sync::Arc;
+
+/// Records, each a key and its JSON; the JSON end to end, each followed by a newline.
+#[derive(Clone, Debug, Default)]
+pub struct Lines {
+    ndjson: Vec<u8>,
+    /// By record: its key and where its line ends in `ndjson` (after its newline).
+    index: Vec<(Arc<str>, usize)>,
+}
+
+impl Lines {
+    /// Adds a record under `key` whose JSON `write` appends to the buffer it is given.
+    /// `write` must append exactly one JSON value, without a newline.
+    pub fn push_with(&mut self, key: Arc<str>, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.ndjson);
+        self.ndjson.push(b'\n');
+        self.index.push((key, self.ndjson.len()));
+    }
+
+    /// Adds a record under `key` with JSON `json`.
+    pub fn push(&mut self, key: Arc<str>, json: &[u8]) {
+        self.push_with(key, |out| out.extend_from_slice(json));
+    }
+
+    /// How many records.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Every record as (key, JSON), in the order added.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &[u8])> {
+        let mut start = 0;
+        self.index.iter().map(move |(key, end)| {
+            let json = &self.ndjson[start..end - 1];
+            start = *end;
+            (key, json)
+        })
+    }
+
+    /// Every record's JSON followed by a newline, end to end: the NDJSON to append to a file.
+    #[must_use]
+    pub fn ndjson(&self) -> &[u8] {
+        &self.ndjson
+    }
+
+    /// Empties it, keeping its buffers' capacity.
+    pub fn clear(&mut self) {
+        self.ndjson.clear();
+        self.index.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_back_one_by_one_and_as_ndjson() {
+        let mut lines = Lines::default();
+        assert!(lines.is_empty());
+        lines.push(Arc::from("P1"), b"{\"a\":1}");
+        lines.push_with(Arc::from("P2"), |out| out.extend_from_slice(b"{}"));
+        let records: Vec<(&str, &[u8])> = lines.iter().map(|(k, j)| (&**k, j)).collect();
+        assert_eq!(records, [("P1", &b"{\"a\":1}"[..]), ("P2", &b"{}"[..])]);
+        assert_eq!(lines.ndjson(), b"{\"a\":1}\n{}\n");
+        assert_eq!(lines.len(), 2);
+        lines.clear();
+        assert!(lines.is_empty() && lines.ndjson().is_empty());
+    }
+}
