@@ -59,10 +59,14 @@ impl Lines {
         &self.ndjson
     }
 
-    /// Empties it, keeping its buffers' capacity.
+    /// Empties it for the next batch, keeping up to twice the capacity this one used: a
+    /// batch is mostly like the last, and a spike's memory is given back after it.
     pub fn clear(&mut self) {
+        let (bytes, records) = (self.ndjson.len(), self.index.len());
         self.ndjson.clear();
+        self.ndjson.shrink_to(bytes.saturating_mul(2));
         self.index.clear();
+        self.index.shrink_to(records.saturating_mul(2));
     }
 }
 
@@ -82,5 +86,8 @@ mod tests {
         assert_eq!(lines.len(), 2);
         lines.clear();
         assert!(lines.is_empty() && lines.ndjson().is_empty());
+        assert!(lines.ndjson.capacity() >= 11, "keeps room for a batch like the last");
+        lines.clear();
+        assert_eq!(lines.ndjson.capacity(), 0, "gives back what an empty batch did not use");
     }
 }
