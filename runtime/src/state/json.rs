@@ -40,6 +40,19 @@ pub(super) fn int(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+/// Appends `key` (the punctuation before a member and its quoted name, as in
+/// `b",\"city\":"`) and `value` as a JSON string.
+pub(super) fn string_member(out: &mut Vec<u8>, key: &[u8], value: &str) {
+    out.extend_from_slice(key);
+    string(out, value);
+}
+
+/// Appends `key` (as for [`string_member`]) and `value` as an integer.
+pub(super) fn int_member(out: &mut Vec<u8>, key: &[u8], value: impl itoa::Integer) {
+    out.extend_from_slice(key);
+    int(out, value);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -300,42 +300,30 @@ impl PriceRef<'_> {
     /// which the writer keeps per rule set): the derived `Serialize`'s bytes, written
     /// without serde (see `json.rs`).
     pub fn write_json(&self, rules_json: &[u8], out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"product\":");
-        json::string(out, self.product);
-        out.extend_from_slice(b",\"city\":");
-        json::string(out, self.city);
-        out.extend_from_slice(b",\"date\":");
-        json::string(out, self.date);
+        json::string_member(out, b"{\"product\":", self.product);
+        json::string_member(out, b",\"city\":", self.city);
+        json::string_member(out, b",\"date\":", self.date);
         out.extend_from_slice(b",\"status\":");
         out.extend_from_slice(self.status.json());
         if let Some(price) = self.price {
-            out.extend_from_slice(b",\"price\":");
-            json::int(out, price);
+            json::int_member(out, b",\"price\":", price);
         }
         if let Some(reason) = self.reason {
-            out.extend_from_slice(b",\"reason\":");
-            json::string(out, reason);
+            json::string_member(out, b",\"reason\":", reason);
         }
-        out.extend_from_slice(b",\"currency\":");
-        json::string(out, self.currency);
+        json::string_member(out, b",\"currency\":", self.currency);
         out.extend_from_slice(b",\"components\":[");
         for (i, c) in self.components.iter().enumerate() {
-            out.extend_from_slice(if i == 0 { b"{\"kind\":" } else { b",{\"kind\":" });
-            json::string(out, &c.kind);
-            out.extend_from_slice(b",\"amount\":");
-            json::int(out, c.amount);
+            json::string_member(out, if i == 0 { b"{\"kind\":" } else { b",{\"kind\":" }, &c.kind);
+            json::int_member(out, b",\"amount\":", c.amount);
             out.push(b'}');
         }
         out.extend_from_slice(b"],\"rules\":");
         out.extend_from_slice(rules_json);
-        out.extend_from_slice(b",\"version\":");
-        json::int(out, self.version);
-        out.extend_from_slice(b",\"cause\":");
-        json::string(out, self.cause);
-        out.extend_from_slice(b",\"event_ts\":");
-        json::string(out, self.event_ts);
-        out.extend_from_slice(b",\"priced_at\":");
-        json::string(out, self.priced_at);
+        json::int_member(out, b",\"version\":", self.version);
+        json::string_member(out, b",\"cause\":", self.cause);
+        json::string_member(out, b",\"event_ts\":", self.event_ts);
+        json::string_member(out, b",\"priced_at\":", self.priced_at);
         out.push(b'}');
     }
 
