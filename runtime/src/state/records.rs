@@ -297,8 +297,8 @@ impl PriceRef<'_> {
     }
 
     /// Appends the JSON record to `out`, given its rules' JSON (`rules_json(self.rules)`,
-    /// which the writer keeps per rule set): the derived `Serialize`'s bytes, written
-    /// without serde (see `json.rs`).
+    /// which the writer keeps per rule set): the bytes serde_json writes for the owned
+    /// [`DeparturePrice`] with the same fields, written without serde (see `json.rs`).
     pub fn write_json(&self, rules_json: &[u8], out: &mut Vec<u8>) {
         json::string_member(out, b"{\"product\":", self.product);
         json::string_member(out, b",\"city\":", self.city);
