@@ -12,8 +12,8 @@ use super::apply::Affected;
 use super::{BatchOutput, Cause, PipelineConfig, PluginCall, ShadowDiff, ShadowSpec, Stats};
 use crate::engine::PluginSet;
 use crate::state::{
-    ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError, Status,
-    Writer, departure_parts, json_record,
+    ComponentAmount, Definition, LOG_LINK, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError,
+    Status, Writer, departure_parts, json_record,
 };
 
 /// One departure being priced: its definition and its components' results so far.
@@ -123,8 +123,8 @@ fn id_prefix(id: &str) -> [u64; 3] {
 /// `put_price` takes.
 ///
 /// The history value is encoded in `scratch`, one buffer for the caller's whole batch,
-/// and copied out at its exact size: grown from empty, each record's buffer was
-/// reallocated a handful of times.
+/// and copied out at its size plus the link `put_price` appends: grown from empty, each
+/// record's buffer was reallocated a handful of times.
 pub(super) fn emit_price(
     out: &mut BatchOutput,
     key: &Arc<str>,
@@ -140,7 +140,9 @@ pub(super) fn emit_price(
     out.stats.departure_records += 1;
     scratch.clear();
     price.write_stored(rule_set, scratch);
-    scratch.to_vec()
+    let mut stored = Vec::with_capacity(scratch.len() + LOG_LINK);
+    stored.extend_from_slice(scratch);
+    stored
 }
 
 /// Recomputes the starting prices of the `touched` products and emits those that
@@ -407,7 +409,8 @@ fn run_kind(
 /// What a buyer would see of a job: compared with the current offer before anything
 /// else of a record is built, since many re-prices change nothing.
 fn outcome(job: &Job) -> Offer {
-    let mut offer = Offer { version: 0, status: Status::Retired, price: None, reason: None, components: Vec::new() };
+    let mut offer =
+        Offer { version: 0, status: Status::Retired, price: None, reason: None, components: Vec::new(), at: 0 };
     let Some(record) = &job.record else { return offer };
     for (comp, result) in record.components.iter().zip(&job.results) {
         match result {

@@ -9,15 +9,21 @@
 //! | `products` | product | [`ProductRecord`] |
 //! | `index` | `kind\0key\0departure` | empty: departure depends on resource |
 //! | `departures` | departure | [`DepartureRecord`] |
-//! | `prices` | departure | current [`Offer`] and version (postcard, see [`offer_bytes`]) |
-//! | `history` | `departure\0version(u64 BE)` | every [`DeparturePrice`] (postcard, without the key's parts and with its rules by id: see `records::Stored`) |
+//! | `prices` | departure | current [`Offer`], its version and where it is in `log` (see [`offer_bytes`]) |
+//! | `log` | `at(u64 BE)departure\0version(u64 BE)` | every [`DeparturePrice`] version (postcard, without the key's parts and with its rules by id: see `records::Stored`), then the `at` of the version before it (u64 BE) |
+//! | `history` | `departure\0version(u64 BE)` | the versions written before `log` existed, in the same form without the link |
 //! | `from_prices` | product | current [`ProductPrice`] (JSON) |
 //! | `meta` | `position/<source>` | input position consumed |
 //! | `meta` | `rules/<id>` | a rule set (JSON), named by id in history (see `rules.rs`) |
 //!
-//! `history` keeps its larger values in blob files, apart from the keys (see
-//! `keyspace_options`): the engine writes it more than anything else. A departure's
-//! current full record is its history entry at the version `prices` names.
+//! Price versions are what the engine writes most. `log` keys them in commit order: `at`
+//! is the sequence number of the batch that wrote them, so every table fjall flushes
+//! holds keys above all earlier ones and compaction moves tables instead of rewriting
+//! them. A departure's versions are found from its current one (`prices` names its
+//! `at`), each naming the `at` of the one before: a chain read newest first (see
+//! `Committer::history`). A departure's current full record is its `log` entry.
+//! Versions written before `log` existed stay in `history` (keyed by departure and
+//! version, larger values in blob files), and read back the same.
 
 mod json;
 mod records;
@@ -108,14 +114,21 @@ fn history_price(departure: &str, bytes: &[u8], rule_sets: &mut RuleSets<'_>) ->
 /// product key, never 0: both read back.
 const OFFER_TAG: u8 = 0;
 
-/// A `prices` value: what the departure's current price says to a buyer, and its version.
-/// About a fifth of the whole record's bytes: the keyspace is rewritten by compaction
-/// all the time, and the engine reads only this from it.
+/// After [`OFFER_TAG`], the mark of an offer whose version is in `log`: `at` (u64 BE)
+/// follows, then the offer. Offers written before `log` follow the tag directly and
+/// start with their version, never 0.
+const IN_LOG: u8 = 0;
+
+/// A `prices` value: what the departure's current price says to a buyer, its version,
+/// and where that version is in `log`. About a fifth of the whole record's bytes: the
+/// keyspace is rewritten by compaction all the time, and the engine reads only this
+/// from it.
 fn offer_bytes(offer: &Offer) -> Vec<u8> {
     // Serialising plain structs into a Vec cannot fail.
     // An offer is about 60 bytes: sized once rather than grown from the tag.
-    let mut out = Vec::with_capacity(96);
-    out.push(OFFER_TAG);
+    let mut out = Vec::with_capacity(104);
+    out.extend_from_slice(&[OFFER_TAG, IN_LOG]);
+    out.extend_from_slice(&offer.at.to_be_bytes());
     postcard::to_extend(offer, out).unwrap_or_default()
 }
 
@@ -126,11 +139,28 @@ enum Current {
 }
 
 fn current(bytes: &[u8]) -> Result<Current> {
-    match bytes.split_first() {
-        Some((&OFFER_TAG, rest)) => Ok(Current::Offer(from_postcard(rest, "price")?)),
+    match bytes {
+        [OFFER_TAG, IN_LOG, rest @ ..] => {
+            let (at, offer) = split_be(rest).ok_or_else(|| StateError::Corrupt {
+                what: "price",
+                why: "an offer in log without its place".into(),
+            })?;
+            Ok(Current::Offer(Offer { at, ..from_postcard(offer, "price")? }))
+        }
+        [OFFER_TAG, rest @ ..] => Ok(Current::Offer(from_postcard(rest, "price")?)),
         _ => Ok(Current::Whole(DeparturePrice::from_stored(bytes).map_err(corrupt("price"))?)),
     }
 }
+
+/// A u64 (BE) that starts `bytes`, and the rest.
+fn split_be(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let (head, rest) = bytes.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*head), rest))
+}
+
+/// Bytes of the link that ends a `log` value: the `at` of the version before (0: none
+/// in `log`).
+pub const LOG_LINK: usize = 8;
 
 fn json_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static str) -> Result<Option<T>> {
     ks.get(key)?.map(|v| from_json(&v, what)).transpose()
@@ -179,6 +209,16 @@ fn history_key(departure: &str, version: u64) -> Vec<u8> {
     k
 }
 
+/// The `log` key of `departure`'s `version`, written by the batch numbered `at`.
+fn log_key(at: u64, departure: &str, version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(departure.len() + 17);
+    k.extend_from_slice(&at.to_be_bytes());
+    k.extend_from_slice(departure.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
 /// The engine writes far more than it reads from storage (its working set serves the
 /// reads), so the options favour writes:
 /// - compaction merges L0 into L1 at 8 tables rather than fjall's default 4, half as many
@@ -193,14 +233,21 @@ fn history_key(departure: &str, version: u64) -> Vec<u8> {
 ///   in the tables: in alternating runs of the 601,500-departure stream, a threshold of
 ///   32 bytes, which would separate them all, cost fjall's workers 7.2-8.1 CPU s against
 ///   6.0-6.3 with 128. Current prices are overwritten all the time: in blob files their
-///   stale copies would take 27 % more disk for no CPU gain.
+///   stale copies would take 27 % more disk for no CPU gain. (Versions are now written
+///   to `log`, whose tables are moved, not merged: it needs neither);
+/// - keyspaces read only by prefix (`quotes`, `index`) or rarely read by key (`log`,
+///   `history`) build no bloom filters: only a point read of a missing key gains from
+///   one, and building them took about a tenth of fjall's worker.
 ///
 /// Point reads, rare here, may look at more tables and read a blob. fjall applies these
 /// options when it creates a keyspace: a data folder made by an earlier version keeps
 /// the options it was made with, and reads and writes the same.
 fn keyspace_options(name: &str) -> KeyspaceCreateOptions {
-    let options = KeyspaceCreateOptions::default()
+    let mut options = KeyspaceCreateOptions::default()
         .compaction_strategy(Arc::new(fjall::compaction::Leveled::default().with_l0_threshold(8)));
+    if matches!(name, "quotes" | "index" | "log" | "history") {
+        options = options.filter_policy(fjall::config::FilterPolicy::disabled());
+    }
     if name == "history" {
         options.with_kv_separation(Some(fjall::KvSeparationOptions::default().separation_threshold(128)))
     } else {
@@ -229,6 +276,7 @@ impl State {
             departures: ks("departures")?,
             prices: ks("prices")?,
             history: ks("history")?,
+            log: ks("log")?,
             from_prices: ks("from_prices")?,
             meta: ks("meta")?,
             db,
@@ -268,6 +316,7 @@ pub struct Committer {
     departures: Keyspace,
     prices: Keyspace,
     history: Keyspace,
+    log: Keyspace,
     from_prices: Keyspace,
     meta: Keyspace,
 }
@@ -301,15 +350,43 @@ impl Committer {
         match current(value)? {
             Current::Whole(p) => Ok(p),
             Current::Offer(offer) => {
-                let departure = String::from_utf8_lossy(key);
-                let stored =
-                    self.history.get(history_key(&departure, offer.version))?.ok_or_else(|| StateError::Corrupt {
-                        what: "history",
-                        why: format!("{departure} has no version {}", offer.version),
-                    })?;
-                history_price(&departure, &stored, rule_sets)
+                Ok(self.version(&String::from_utf8_lossy(key), offer.version, offer.at, rule_sets)?.0)
             }
         }
+    }
+
+    /// `departure`'s `version`, stored in `log` by the batch `at` or, for 0, in `history`;
+    /// and the `at` of the version before it (0: in `history`, or none).
+    fn version(
+        &self,
+        departure: &str,
+        version: u64,
+        at: u64,
+        rule_sets: &mut RuleSets<'_>,
+    ) -> Result<(DeparturePrice, u64)> {
+        let (what, value) = if at == 0 {
+            ("history", self.history.get(history_key(departure, version))?)
+        } else {
+            ("log", self.log.get(log_key(at, departure, version))?)
+        };
+        let missing = |why: String| StateError::Corrupt { what, why };
+        let value = value.ok_or_else(|| missing(format!("{departure} has no version {version}")))?;
+        if at == 0 {
+            return Ok((history_price(departure, &value, rule_sets)?, 0));
+        }
+        let (stored, link) = value
+            .split_last_chunk::<LOG_LINK>()
+            .ok_or_else(|| missing(format!("{departure} version {version} is too short")))?;
+        Ok((history_price(departure, stored, rule_sets)?, u64::from_be_bytes(*link)))
+    }
+
+    /// The number of the next batch to write versions: one above the last in `log`.
+    pub(crate) fn next_log_at(&self) -> Result<u64> {
+        let Some(last) = self.log.last_key_value() else { return Ok(1) };
+        let key = last.key()?;
+        let (at, _) = split_be(&key)
+            .ok_or_else(|| StateError::Corrupt { what: "log", why: "a key without its batch number".into() })?;
+        Ok(at + 1)
     }
 
     /// Every current departure price of a product, in key order (city, then date).
@@ -339,16 +416,31 @@ impl Committer {
         Ok(out)
     }
 
-    /// Every stored version of a departure's price, oldest first.
+    /// Every stored version of a departure's price, oldest first: those in `log` read
+    /// down the chain from the current one, after those written before `log` existed.
     pub fn history(&self, departure: &str) -> Result<Vec<DeparturePrice>> {
+        let mut rule_sets = RuleSets::new(&self.meta);
+        let mut next = match self.prices.get(departure.as_bytes())? {
+            Some(value) => match current(&value)? {
+                Current::Offer(offer) if offer.at != 0 => Some((offer.version, offer.at)),
+                _ => None,
+            },
+            None => None,
+        };
+        let mut newest_first = Vec::new();
+        while let Some((version, at)) = next {
+            let (price, before) = self.version(departure, version, at, &mut rule_sets)?;
+            newest_first.push(price);
+            next = (before != 0 && version > 1).then(|| (version - 1, before));
+        }
+        let mut out = Vec::new();
         let mut prefix = departure.as_bytes().to_vec();
         prefix.push(0);
-        let mut rule_sets = RuleSets::new(&self.meta);
-        let mut out = Vec::new();
         for kv in self.history.prefix(&prefix) {
             let (_, v) = kv.into_inner()?;
             out.push(history_price(departure, &v, &mut rule_sets)?);
         }
+        out.extend(newest_first.into_iter().rev());
         Ok(out)
     }
 
@@ -421,7 +513,7 @@ pub struct Pending {
     index: Vec<(Vec<u8>, bool)>,
     departures: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     prices: Vec<(Arc<str>, Vec<u8>)>,
-    history: Vec<(Vec<u8>, Vec<u8>)>,
+    log: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Vec<(String, Arc<[u8]>)>,
     rule_sets: Vec<(u32, Vec<u8>)>,
     positions: Vec<(String, Vec<u8>)>,
@@ -465,8 +557,8 @@ impl Pending {
         for (k, v) in self.prices {
             b.insert(&state.prices, k.as_bytes(), v);
         }
-        for (k, v) in self.history {
-            b.insert(&state.history, k, v);
+        for (k, v) in self.log {
+            b.insert(&state.log, k, v);
         }
         for (k, v) in self.starting {
             b.insert(&state.from_prices, k, &*v);
@@ -488,7 +580,7 @@ impl Pending {
     /// levels. In key order, consecutive inserts walk the same, cached path. In the
     /// pipeline benchmark (1,003,200 departures, alternating runs) this took the commit
     /// thread from 16.5-18.0 to 9.0-9.2 CPU s over the stream, and the whole process from
-    /// 69.6-76.5 to 55.7-59.3. Lists already in order (history, index, quotes) cost one
+    /// 69.6-76.5 to 55.7-59.3. Lists already in order (log, index, quotes) cost one
     /// pass to check.
     fn sort(&mut self) {
         fn by_key<K: AsRef<[u8]>, V>(list: &mut [(K, V)]) {
@@ -500,7 +592,7 @@ impl Pending {
         by_key(&mut self.departures);
         // str's order is its bytes' order.
         self.prices.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        by_key(&mut self.history);
+        by_key(&mut self.log);
         by_key(&mut self.starting);
     }
 }
@@ -531,31 +623,77 @@ mod tests {
         p.borrowed(&mut Vec::new()).to_whole_stored()
     }
 
-    /// `prices` holds an offer and points into history; a folder written before that
-    /// holds whole records there. Both read back whole, and both give the working set
-    /// its offers.
+    /// A `log` value: the stored version, then the `at` of the one before.
+    fn linked(p: &DeparturePrice, before: u64) -> Vec<u8> {
+        let mut v = stored(p);
+        v.extend_from_slice(&before.to_be_bytes());
+        v
+    }
+
+    /// A `prices` value as written before `log`: the tag, then the offer.
+    fn offer_before_log(offer: &Offer) -> Vec<u8> {
+        let mut v = vec![OFFER_TAG];
+        v.extend_from_slice(&postcard_bytes(offer));
+        v
+    }
+
+    /// `prices` holds an offer and points into `log`; folders written before that hold
+    /// offers pointing into `history`, or whole records. All read back whole, and all
+    /// give the working set its offers.
     #[test]
-    fn current_prices_read_back_in_both_stored_forms() {
+    fn current_prices_read_back_in_every_stored_form() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = State::open(dir.path()).expect("opens");
-        let (old, new) = ("P1:PEK:2026-12-01", "P1:SHA:2026-12-01");
-        let old_price = DeparturePrice { city: "PEK".into(), ..price(3, 100_000) };
-        let new_price = price(2, 200_000);
+        let (whole, old, new) = ("P1:PEK:2026-12-01", "P1:SHA:2026-12-01", "P1:SZX:2026-12-01");
+        let whole_price = DeparturePrice { city: "PEK".into(), ..price(3, 100_000) };
+        let old_price = price(2, 200_000);
+        let new_price = DeparturePrice { city: "SZX".into(), ..price(1, 300_000) };
         let mut b = state.ks.db.batch();
-        b.insert(&state.ks.prices, old, stored(&old_price));
-        b.insert(&state.ks.history, history_key(new, 1), stored(&price(1, 150_000)));
-        b.insert(&state.ks.history, history_key(new, 2), stored(&new_price));
-        b.insert(&state.ks.prices, new, offer_bytes(&Offer::of(new_price.clone())));
+        b.insert(&state.ks.prices, whole, stored(&whole_price));
+        b.insert(&state.ks.history, history_key(old, 1), stored(&price(1, 150_000)));
+        b.insert(&state.ks.history, history_key(old, 2), stored(&old_price));
+        b.insert(&state.ks.prices, old, offer_before_log(&Offer::of(old_price.clone())));
+        b.insert(&state.ks.log, log_key(9, new, 1), linked(&new_price, 0));
+        b.insert(&state.ks.prices, new, offer_bytes(&Offer { at: 9, ..Offer::of(new_price.clone()) }));
         b.commit().expect("commits");
 
-        assert_eq!(state.price(old).expect("reads"), Some(old_price.clone()));
-        assert_eq!(state.price(new).expect("reads"), Some(new_price.clone()));
+        for p in [&whole_price, &old_price, &new_price] {
+            assert_eq!(state.price(&p.key()).expect("reads").as_ref(), Some(p));
+        }
         let all: Vec<DeparturePrice> = state.all_prices().collect::<Result<_>>().expect("reads");
-        assert_eq!(all, [old_price.clone(), new_price.clone()]);
+        assert_eq!(all, [whole_price.clone(), old_price.clone(), new_price.clone()]);
         assert_eq!(state.product_departure_prices("P1").expect("reads"), all);
         let offers = state.product_offers("P1").expect("reads");
-        assert_eq!(offers["PEK:2026-12-01"], Offer::of(old_price));
-        assert_eq!(offers["SHA:2026-12-01"], Offer::of(new_price));
+        assert_eq!(offers["PEK:2026-12-01"], Offer::of(whole_price));
+        assert_eq!(offers["SHA:2026-12-01"], Offer::of(old_price));
+        assert_eq!(offers["SZX:2026-12-01"], Offer::of(new_price));
+        assert_eq!(offers["SZX:2026-12-01"].at, 9);
+    }
+
+    /// A departure priced before `log` existed and since: its versions in `history`,
+    /// then those in `log` down the chain from the current one, oldest first. Versions
+    /// of other departures in the same batches are not in its chain.
+    #[test]
+    fn history_reads_the_versions_before_log_then_the_chain_in_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("opens");
+        assert_eq!(state.next_log_at().expect("reads"), 1);
+        let key = "P1:SHA:2026-12-01";
+        let other = DeparturePrice { date: "2026-12-02".into(), ..price(1, 9) };
+        let versions: Vec<DeparturePrice> = (1..=4).map(|v| price(v, 100 * v as i64)).collect();
+        let mut b = state.ks.db.batch();
+        b.insert(&state.ks.history, history_key(key, 1), stored(&versions[0]));
+        b.insert(&state.ks.history, history_key(key, 2), stored(&versions[1]));
+        b.insert(&state.ks.log, log_key(5, key, 3), linked(&versions[2], 0));
+        b.insert(&state.ks.log, log_key(5, &other.key(), 1), linked(&other, 0));
+        b.insert(&state.ks.log, log_key(7, key, 4), linked(&versions[3], 5));
+        b.insert(&state.ks.prices, key, offer_bytes(&Offer { at: 7, ..Offer::of(versions[3].clone()) }));
+        b.commit().expect("commits");
+
+        assert_eq!(state.history(key).expect("reads"), versions);
+        assert_eq!(state.price(key).expect("reads").as_ref(), versions.last());
+        assert_eq!(state.next_log_at().expect("reads"), 8);
+        assert_eq!(state.history("P9:SHA:2026-12-01").expect("reads"), []);
     }
 
     #[test]
@@ -565,6 +703,10 @@ mod tests {
         state.ks.prices.insert("P1:SHA:2026-12-01", offer_bytes(&Offer::of(price(4, 1)))).expect("writes");
         let err = state.price("P1:SHA:2026-12-01").expect_err("no version 4 in history");
         assert!(err.to_string().contains("no version 4"), "{err}");
+        let in_log = Offer { at: 3, ..Offer::of(price(4, 1)) };
+        state.ks.prices.insert("P1:SHA:2026-12-01", offer_bytes(&in_log)).expect("writes");
+        let err = state.price("P1:SHA:2026-12-01").expect_err("no version 4 in log");
+        assert!(err.to_string().contains("stored log does not decode: P1:SHA:2026-12-01 has no version 4"), "{err}");
     }
 
     /// A batch's current prices come out of a hash map; they reach fjall in key order
@@ -577,14 +719,14 @@ mod tests {
         let mut pending = Pending::default();
         for (v, key) in keys.iter().enumerate() {
             let p = price(v as u64 + 1, 1_000 * v as i64);
-            pending.history.push((history_key(key, p.version), stored(&p)));
-            pending.prices.push((Arc::from(*key), offer_bytes(&Offer::of(p))));
+            pending.log.push((log_key(1, key, p.version), linked(&p, 0)));
+            pending.prices.push((Arc::from(*key), offer_bytes(&Offer { at: 1, ..Offer::of(p) })));
         }
         pending.sort();
         let order: Vec<&str> = pending.prices.iter().map(|(k, _)| &**k).collect();
         // Byte order, as fjall keeps keys: '0' sorts before ':'.
         assert_eq!(order, ["P10:PEK:2026-12-01", "P1:SHA:2026-12-01", "P1:SHA:2026-12-02", "P2:SHA:2026-12-01"]);
-        assert!(pending.history.is_sorted_by(|a, b| a.0 <= b.0));
+        assert!(pending.log.is_sorted_by(|a, b| a.0 <= b.0));
         pending.commit(&state).expect("commits");
         for (v, key) in keys.iter().enumerate() {
             let read = state.price(key).expect("reads").expect("stored");

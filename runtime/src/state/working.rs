@@ -145,9 +145,10 @@ impl Resource {
     }
 }
 
-/// What a buyer sees of a departure's current price, and its version: the `prices`
-/// keyspace's value (see [`super::offer_bytes`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a buyer sees of a departure's current price, its version, and where that version
+/// is stored: the `prices` keyspace's value (see [`super::offer_bytes`]). Two offers are
+/// equal when their versions and what they say are: `at` is only where the record is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Offer {
     /// Version of the current record.
     pub version: u64,
@@ -159,13 +160,33 @@ pub struct Offer {
     pub reason: Option<String>,
     /// Per-component amounts.
     pub components: Vec<ComponentAmount>,
+    /// The batch whose `log` entry holds this version's whole record; 0 for a version
+    /// written before `log` existed (in `history`) or not yet stored. Stored before the
+    /// offer, not in it.
+    #[serde(skip)]
+    pub at: u64,
 }
 
+impl PartialEq for Offer {
+    fn eq(&self, other: &Offer) -> bool {
+        self.version == other.version && self.same_offer(other)
+    }
+}
+
+impl Eq for Offer {}
+
 impl Offer {
-    /// What a price record says to a buyer.
+    /// What a price record says to a buyer (not yet stored: `at` is 0).
     #[must_use]
     pub fn of(p: DeparturePrice) -> Self {
-        Offer { version: p.version, status: p.status, price: p.price, reason: p.reason, components: p.components }
+        Offer {
+            version: p.version,
+            status: p.status,
+            price: p.price,
+            reason: p.reason,
+            components: p.components,
+            at: 0,
+        }
     }
 
     /// Whether `other` says the same to a buyer (versions aside).
@@ -229,6 +250,10 @@ pub(super) struct Working {
     prices: Map<String, ProductPrices>,
     /// The ids of the rule sets stored or named, read on first use.
     rule_sets: Option<RuleSetIds>,
+    /// The number of the next batch to write price versions (their `at` in `log`); 0
+    /// until read from fjall. Kept here, not read per batch: the batch before may not
+    /// have landed yet.
+    next_at: u64,
 }
 
 /// What a batch changed, by key; values are read from the working set at the end.
@@ -243,7 +268,7 @@ struct Changed {
     /// cache); a departure written twice is in `priced` once and here twice.
     prices: Vec<(Slot, Arc<str>, Vec<u8>)>,
     priced: Set<Slot>,
-    history: Vec<(Vec<u8>, Vec<u8>)>,
+    log: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Map<String, Arc<[u8]>>,
     /// The rule sets the batch's history names, by id, with their JSON.
     rule_sets: BTreeMap<u32, Vec<u8>>,
@@ -499,12 +524,19 @@ impl<'a> Writer<'a> {
     }
 
     /// Records a new price version of the departure in `slot`: what it says to a buyer as
-    /// its current price, and the whole record's stored bytes in history.
-    pub fn put_price(&mut self, slot: Slot, offer: Offer, stored: Vec<u8>) -> Result<()> {
+    /// its current price, and the whole record's stored bytes (`stored`, with room for
+    /// [`super::LOG_LINK`] more) in `log`, linked to the version before.
+    pub fn put_price(&mut self, slot: Slot, mut offer: Offer, mut stored: Vec<u8>) -> Result<()> {
         self.offer(slot)?;
+        if self.w.next_at == 0 {
+            self.w.next_at = self.state.next_log_at()?;
+        }
+        offer.at = self.w.next_at;
         let entry = &mut self.w.departures[slot.index()];
+        let before = entry.offer.as_ref().and_then(Option::as_ref).map_or(0, |o| o.at);
+        stored.extend_from_slice(&before.to_be_bytes());
         let id = Arc::clone(&entry.id);
-        self.changed.history.push((super::history_key(&id, offer.version), stored));
+        self.changed.log.push((super::log_key(offer.at, &id, offer.version), stored));
         self.changed.prices.push((slot, Arc::clone(&id), offer_bytes(&offer)));
         self.changed.priced.insert(slot);
         let first = matches!(entry.offer, Some(None));
@@ -533,7 +565,10 @@ impl<'a> Writer<'a> {
     /// The batch's changes as the writes of one atomic commit; releases the working set.
     #[must_use]
     pub fn finish(self) -> Pending {
-        let Writer { w, changed, .. } = self;
+        let Writer { mut w, changed, .. } = self;
+        if !changed.log.is_empty() {
+            w.next_at += 1;
+        }
         let mut p = Pending::default();
         for (prefix, supplier) in changed.quotes {
             let resource = w.resource_slots.get(&prefix[..]).and_then(|s| w.resources[s.index()].quotes.as_ref());
@@ -562,7 +597,7 @@ impl<'a> Writer<'a> {
             prices.retain(|(slot, _, _)| seen.insert(*slot));
         }
         p.prices = prices.into_iter().map(|(_, id, current)| (id, current)).collect();
-        p.history = changed.history;
+        p.log = changed.log;
         p.starting = changed.starting.into_iter().collect();
         p.rule_sets = changed.rule_sets.into_iter().collect();
         p
@@ -585,7 +620,7 @@ mod tests {
     }
 
     fn offer(version: u64, price: i64) -> Offer {
-        Offer { version, status: Status::Available, price: Some(price), reason: None, components: Vec::new() }
+        Offer { version, status: Status::Available, price: Some(price), reason: None, components: Vec::new(), at: 0 }
     }
 
     #[test]
@@ -649,5 +684,51 @@ mod tests {
         let slot = w.intern(ids[0]);
         assert_eq!(w.offer(slot).expect("reads"), Some(&offer(2, 150)));
         assert_eq!(w.product_prices("P2").expect("reads").offers().count(), 1);
+    }
+
+    /// Each batch that writes versions gets the next number; each version's `log` key
+    /// starts with it and its value ends with the number of the departure's version
+    /// before. A batch that writes none takes no number, and a reopened state goes on
+    /// after the last one stored.
+    #[test]
+    fn versions_are_logged_in_batch_order_and_linked_to_the_one_before() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = ("P1:SHA:2026-12-01", "P1:SHA:2026-12-02");
+        let batch = |state: &State, puts: &[(&str, u64)]| {
+            let mut w = state.writer();
+            for (id, version) in puts {
+                let slot = w.intern(id);
+                w.put_price(slot, offer(*version, 100), vec![7]).expect("writes");
+            }
+            w.finish().commit(state).expect("commits");
+        };
+        {
+            let state = State::open(dir.path()).expect("opens");
+            batch(&state, &[(a, 1), (b, 1)]);
+            batch(&state, &[(a, 2)]);
+            batch(&state, &[]);
+            batch(&state, &[(a, 3)]);
+        }
+        let state = State::open(dir.path()).expect("reopens");
+        assert_eq!(state.next_log_at().expect("reads"), 4);
+        batch(&state, &[(b, 2)]);
+        let logged: Vec<(Vec<u8>, Vec<u8>)> = state
+            .ks
+            .log
+            .iter()
+            .map(|kv| kv.into_inner().map(|(k, v)| (k.to_vec(), v.to_vec())).expect("reads"))
+            .collect();
+        let value = |before: u64| [&[7][..], &before.to_be_bytes()].concat();
+        let expected = [
+            (super::super::log_key(1, a, 1), value(0)),
+            (super::super::log_key(1, b, 1), value(0)),
+            (super::super::log_key(2, a, 2), value(1)),
+            (super::super::log_key(3, a, 3), value(2)),
+            (super::super::log_key(4, b, 2), value(1)),
+        ];
+        assert_eq!(logged, expected);
+        let offers = state.product_offers("P1").expect("reads");
+        assert_eq!((offers["SHA:2026-12-01"].version, offers["SHA:2026-12-01"].at), (3, 3));
+        assert_eq!((offers["SHA:2026-12-02"].version, offers["SHA:2026-12-02"].at), (2, 4));
     }
 }
