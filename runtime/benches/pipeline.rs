@@ -9,9 +9,9 @@
 //! knobs. Prints one row per backend and the wasm/native ratio.
 //!
 //! Event-to-price latency here is the time from an event's batch entering the pipeline
-//! to its prices being written and flushed, which includes waiting for the previous
-//! batch's state commit (its own commit runs while the next batch is priced): with the
-//! input replayed as fast as it goes, that is what an event waits for its price.
+//! to its prices being written and flushed (which the file sink does on a thread of its
+//! own, while the next batch is priced; see `Runner::take_durable_at`): with the input
+//! replayed as fast as it goes, that is what an event waits for its price.
 
 use std::process::Command;
 use std::time::Instant;
@@ -168,19 +168,32 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
 
     // The load's last commit lands first, so the stream's figures are its own.
     runner.settle()?;
+    let _ = runner.take_durable_at();
     let started = Instant::now();
     let (thread_cpu, process_cpu) = (cpu_seconds(true)?, cpu_seconds(false)?);
     let workers_cpu = threads_cpu_seconds("fjall")?;
     let stream = &lines[load_lines..];
     let mut latencies: Vec<(f64, usize)> = Vec::new();
+    // Batches whose records are not yet known durable: when each started, its events.
+    // A batch's commit lands during the next batch, in order, so the oldest is next.
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut landed = |runner: &mut Runner<'_>, in_flight: &mut std::collections::VecDeque<(Instant, usize)>| {
+        if let Some(at) = runner.take_durable_at()
+            && let Some((t, n)) = in_flight.pop_front()
+        {
+            latencies.push((at.duration_since(t).as_secs_f64() * 1e3, n));
+        }
+    };
     for chunk in stream.chunks(args.batch_size) {
-        let t = Instant::now();
+        in_flight.push_back((Instant::now(), chunk.len()));
         runner.batch(&inputs(chunk, done), "bench", (done as u64).to_le_bytes().to_vec())?;
-        latencies.push((t.elapsed().as_secs_f64() * 1e3, chunk.len()));
+        landed(&mut runner, &mut in_flight);
         done += chunk.len();
         progress(backend, "stream", done - load_lines, stream.len(), started);
     }
     let pricing_cpu_s = cpu_seconds(true)? - thread_cpu;
+    runner.settle()?;
+    landed(&mut runner, &mut in_flight);
     let total = runner.finish()?;
     let seconds = started.elapsed().as_secs_f64();
     let process_cpu_s = cpu_seconds(false)? - process_cpu;

@@ -62,7 +62,22 @@ impl Lines {
     /// Empties it for the next batch, keeping up to twice the capacity this one used: a
     /// batch is mostly like the last, and a spike's memory is given back after it.
     pub fn clear(&mut self) {
-        let (bytes, records) = (self.ndjson.len(), self.index.len());
+        self.empty_keeping(self.ndjson.len());
+    }
+
+    /// Takes the NDJSON out (for a sink that writes it on another thread) and empties
+    /// it for the next batch, which fills `spare` instead: a buffer an earlier batch's
+    /// NDJSON came in, whose pages are still mapped. As after [`Lines::clear`], up to
+    /// twice the room this batch used is kept.
+    pub fn exchange(&mut self, spare: Vec<u8>) -> Vec<u8> {
+        let taken = std::mem::replace(&mut self.ndjson, spare);
+        self.empty_keeping(taken.len());
+        taken
+    }
+
+    /// Empties both, keeping room for up to twice `bytes` and twice the records.
+    fn empty_keeping(&mut self, bytes: usize) {
+        let records = self.index.len();
         self.ndjson.clear();
         self.ndjson.shrink_to(bytes.saturating_mul(2));
         self.index.clear();
@@ -89,5 +104,20 @@ mod tests {
         assert!(lines.ndjson.capacity() >= 11, "keeps room for a batch like the last");
         lines.clear();
         assert_eq!(lines.ndjson.capacity(), 0, "gives back what an empty batch did not use");
+    }
+
+    #[test]
+    fn an_exchange_takes_the_ndjson_and_leaves_the_spare_bounded_by_this_batch() {
+        let mut lines = Lines::default();
+        lines.push(Arc::from("P1"), b"{\"a\":1}");
+        let spare = Vec::with_capacity(1 << 20);
+        let taken = lines.exchange(spare);
+        assert_eq!(taken, b"{\"a\":1}\n");
+        assert!(lines.is_empty() && lines.ndjson().is_empty() && lines.iter().next().is_none());
+        assert!((8..=16).contains(&lines.ndjson.capacity()), "{} bytes kept", lines.ndjson.capacity());
+        lines.push(Arc::from("P2"), b"{}");
+        assert_eq!(lines.ndjson(), b"{}\n", "the next batch fills the spare");
+        assert_eq!(lines.exchange(Vec::new()), b"{}\n");
+        assert!(lines.ndjson().is_empty());
     }
 }

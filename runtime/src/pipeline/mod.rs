@@ -340,7 +340,12 @@ impl Pipeline {
     /// Takes back a written batch's output, to reuse its departure lines' buffer.
     pub fn recycle(&self, out: BatchOutput) {
         let mut lines = out.departures;
-        lines.clear();
+        // A sink that took the records out ([`Lines::exchange`]) left a buffer already
+        // sized for the next batch: clearing it again would measure an empty batch and
+        // give it all back. A batch without records keeps what it has until one with.
+        if !lines.is_empty() {
+            lines.clear();
+        }
         *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = lines;
     }
 

@@ -4,8 +4,10 @@
 //!
 //! The fjall commit of batch N runs on its own thread while batch N+1 is priced: the
 //! pipeline reads its working set, which already holds N's changes, so it never needs
-//! N's writes from fjall. N+1's commit starts only after N's has finished, and N+1's
-//! records are flushed before it, so the order "output, then state" holds per batch.
+//! N's writes from fjall. That thread first waits for what the sink left to make N's
+//! records durable ([`Durable`]: the file sink writes departure prices on a thread of
+//! its own), then commits. N+1's commit starts only after N's has finished, so the
+//! order "output, then state" holds per batch.
 //!
 //! With [`Runner::live`] the plugin set is taken from a [`LivePlugins`] once per batch,
 //! so an operator's swap takes effect at the next batch and never inside one.
@@ -17,6 +19,7 @@
 //! no input arrives.
 
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 
@@ -24,7 +27,7 @@ use crate::engine::{LivePlugins, PluginSet};
 use crate::intake::now_rfc3339;
 use crate::ops::{Operations, Work};
 use crate::pipeline::{Extra, Input, Pipeline, Restore, ShadowSpec, Stats};
-use crate::sink::Sink;
+use crate::sink::{Durable, Sink};
 use crate::state::State;
 
 /// Where a runner takes its plugins from: `&PluginSet` and `&LivePlugins` both convert,
@@ -58,11 +61,13 @@ pub struct Runner<'a> {
     ops: Option<&'a Operations>,
     total: Stats,
     committing: Option<Committing>,
+    /// When the records of the last batch whose commit landed became durable.
+    durable_at: Option<Instant>,
 }
 
 /// The commit in flight, and the job chunk it completes.
 struct Committing {
-    handle: JoinHandle<Result<(), crate::state::StateError>>,
+    handle: JoinHandle<Result<Instant>>,
     /// (job, departures, records emitted)
     work: Option<(u64, u64, u64)>,
 }
@@ -76,7 +81,16 @@ impl<'a> Runner<'a> {
         pipeline: &'a Pipeline,
         sink: &'a mut dyn Sink,
     ) -> Self {
-        Runner { state, plugins: plugins.into(), pipeline, sink, ops: None, total: Stats::default(), committing: None }
+        Runner {
+            state,
+            plugins: plugins.into(),
+            pipeline,
+            sink,
+            ops: None,
+            total: Stats::default(),
+            committing: None,
+            durable_at: None,
+        }
     }
 
     /// The same runner doing `ops`' work too (reprice, price rollback, shadow, automatic
@@ -108,6 +122,14 @@ impl<'a> Runner<'a> {
     /// Waits until the commit in flight has landed: everything priced so far is durable.
     pub fn settle(&mut self) -> Result<()> {
         self.wait()
+    }
+
+    /// When the records of the last batch whose commit has landed since the last call
+    /// became durable. A batch's records are durable some time after [`Runner::batch`]
+    /// returns (the sink may still be writing them), and its commit lands during the
+    /// next batch or [`Runner::settle`]: this is what an event waits for its price.
+    pub fn take_durable_at(&mut self) -> Option<Instant> {
+        self.durable_at.take()
     }
 
     /// Runs one batch of queued operations' work with no input (an idle stream), if there
@@ -161,8 +183,7 @@ impl<'a> Runner<'a> {
             shadows.iter().zip(&shadow_sets).map(|(s, set)| ShadowSpec { kind: &s.kind, plugins: set }).collect();
         let extra = extra(work.as_ref(), &specs);
         let mut out = self.pipeline.process_with(self.state, plugins, inputs, &now_rfc3339(), &extra)?;
-        self.sink.write(&out).context("writing output records")?;
-        self.sink.flush().context("flushing output records")?;
+        let durable = self.sink.write_batch(&mut out).context("writing output records")?;
         if let Some(ops) = self.ops {
             ops.after_batch(&out, &shadows, plugins, started.elapsed());
         }
@@ -174,7 +195,7 @@ impl<'a> Runner<'a> {
         let committer = self.state.committer();
         let handle = std::thread::Builder::new()
             .name("commit".into())
-            .spawn(move || pending.commit_to(&committer))
+            .spawn(move || commit(durable, pending, &committer))
             .context("starting the commit thread")?;
         let work = work.map(|w| {
             let emitted = if w.restore.is_some() { out.stats.restored } else { out.stats.reprice_records };
@@ -195,7 +216,7 @@ impl<'a> Runner<'a> {
     fn wait(&mut self) -> Result<()> {
         let Some(Committing { handle, work }) = self.committing.take() else { return Ok(()) };
         let result = match handle.join() {
-            Ok(result) => result.context("committing a batch"),
+            Ok(result) => result.map(|at| self.durable_at = Some(at)),
             Err(_) => Err(anyhow::anyhow!("the commit thread panicked")),
         };
         if let (Some(ops), Some((job, done, emitted))) = (self.ops, work) {
@@ -239,6 +260,15 @@ impl Drop for Runner<'_> {
             tracing::error!(error = %format!("{e:#}"), "last commit failed");
         }
     }
+}
+
+/// The commit thread's work: the batch's records durable, then its state. Returns when
+/// the records became durable.
+fn commit(durable: Durable, pending: crate::state::Pending, committer: &crate::state::Committer) -> Result<Instant> {
+    durable.wait().context("writing output records")?;
+    let at = Instant::now();
+    pending.commit_to(committer).context("committing a batch")?;
+    Ok(at)
 }
 
 /// What a batch does beyond its events: a job chunk and the shadows.
