@@ -127,7 +127,7 @@ fn id_prefix(id: &str) -> [u64; 3] {
 /// record's buffer was reallocated a handful of times.
 pub(super) fn emit_price(
     out: &mut BatchOutput,
-    key: &Arc<str>,
+    key: &str,
     price: &PriceRef<'_>,
     (rule_set, rules_json): (u32, &[u8]),
     cause: &Cause,
@@ -136,7 +136,7 @@ pub(super) fn emit_price(
     if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);
     }
-    out.departures.push_with(Arc::clone(key), |json| price.write_json(rules_json, json));
+    out.departures.push_with(key, |json| price.write_json(rules_json, json));
     out.stats.departure_records += 1;
     scratch.clear();
     price.write_stored(rule_set, scratch);
@@ -164,7 +164,7 @@ pub(crate) fn emit_starting(
         };
         let next = ProductPrice { version, ..next };
         let json = json_record(&next);
-        out.products.push(Arc::from(product), &json);
+        out.products.push(&product, &json);
         out.stats.product_records += 1;
         writer.put_product_price(next, json)?;
     }

@@ -188,14 +188,12 @@ impl Sink for FileSink {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     fn batch(n: u32) -> BatchOutput {
         let mut out = BatchOutput::default();
-        out.departures.push(Arc::from(format!("P{n}")), format!("{{\"n\":{n}}}").as_bytes());
-        out.products.push(Arc::from(format!("P{n}")), b"{}");
+        out.departures.push(&format!("P{n}"), format!("{{\"n\":{n}}}").as_bytes());
+        out.products.push(&format!("P{n}"), b"{}");
         out
     }
 

@@ -111,10 +111,10 @@ fn dead_letter_headers(d: &DeadLetter) -> OwnedHeaders {
 impl Sink for KafkaSink {
     fn write(&mut self, batch: &BatchOutput) -> std::io::Result<()> {
         for (key, json) in batch.departures.iter() {
-            self.send(BaseRecord::to(&self.departures).key(&**key).payload(json))?;
+            self.send(BaseRecord::to(&self.departures).key(key).payload(json))?;
         }
         for (key, json) in batch.products.iter() {
-            self.send(BaseRecord::to(&self.products).key(&**key).payload(json))?;
+            self.send(BaseRecord::to(&self.products).key(key).payload(json))?;
         }
         for d in &batch.dead_letters {
             let json = serde_json::to_vec(d)?;
