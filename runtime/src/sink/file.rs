@@ -44,8 +44,20 @@ impl Departures {
         // One spare is enough: the next batch takes it before the one after is written.
         let (give_back, spare) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new().name("output".into()).spawn(move || {
+            // After a failed write the file may end in part of a batch: a later batch
+            // appended after it would leave a broken line inside the file, where the
+            // next start (which cuts a partial last line) would not find it.
+            let mut failed: Option<String> = None;
             for (mut bytes, done) in queue {
-                let written = file.write_all(&bytes).and_then(|()| file.flush());
+                let written = match &failed {
+                    Some(why) => {
+                        Err(std::io::Error::other(format!("not written after an earlier batch's write failed: {why}")))
+                    }
+                    None => file.write_all(&bytes).and_then(|()| file.flush()),
+                };
+                if let Err(e) = &written {
+                    failed.get_or_insert_with(|| e.to_string());
+                }
                 // Whoever waited may be gone (a runner stopped by an error): nothing to tell.
                 let _ = done.send(written);
                 bytes.clear();
@@ -228,6 +240,20 @@ mod tests {
         drop(sink);
         assert!(read("departure-prices.ndjson").ends_with("{\"n\":3}\n{\"n\":4}\n"), "written before the drop ends");
         durable.wait().expect("told it was written");
+    }
+
+    /// A write that fails is reported for its batch, and no later batch is appended
+    /// after what it may have left.
+    #[test]
+    fn after_a_failed_write_no_later_batch_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Every write to /dev/full fails with "no space left on device".
+        std::os::unix::fs::symlink("/dev/full", dir.path().join("departure-prices.ndjson")).expect("symlink");
+        let mut sink = FileSink::open(dir.path()).expect("opens");
+        let first = sink.write_batch(&mut batch(0)).expect("queued").wait().expect_err("the device is full");
+        assert_eq!(first.kind(), std::io::ErrorKind::StorageFull, "{first}");
+        let next = sink.write_batch(&mut batch(1)).expect("queued").wait().expect_err("not written");
+        assert!(next.to_string().starts_with("not written after an earlier batch's write failed"), "{next}");
     }
 
     #[test]
