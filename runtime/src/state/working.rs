@@ -284,11 +284,14 @@ pub struct Writer<'a> {
     prefix: Vec<u8>,
     /// The last rule set named and its id: consecutive versions nearly always share one.
     last_rule_set: Option<(Vec<(String, String)>, u32)>,
+    /// This batch's number in `log`, taken at its first version (0: none yet). Taken
+    /// for good: a batch dropped unfinished does not hand it to the next.
+    at: u64,
 }
 
 impl<'a> Writer<'a> {
     pub(super) fn new(state: &'a State, w: MutexGuard<'a, Working>) -> Self {
-        Writer { state, w, changed: Changed::default(), prefix: Vec::new(), last_rule_set: None }
+        Writer { state, w, changed: Changed::default(), prefix: Vec::new(), last_rule_set: None, at: 0 }
     }
 
     /// The id that names the rule set `rules` (sorted by kind, each kind once) in a
@@ -528,10 +531,14 @@ impl<'a> Writer<'a> {
     /// [`super::LOG_LINK`] more) in `log`, linked to the version before.
     pub fn put_price(&mut self, slot: Slot, mut offer: Offer, mut stored: Vec<u8>) -> Result<()> {
         self.offer(slot)?;
-        if self.w.next_at == 0 {
-            self.w.next_at = self.state.next_log_at()?;
+        if self.at == 0 {
+            if self.w.next_at == 0 {
+                self.w.next_at = self.state.next_log_at()?;
+            }
+            self.at = self.w.next_at;
+            self.w.next_at += 1;
         }
-        offer.at = self.w.next_at;
+        offer.at = self.at;
         let entry = &mut self.w.departures[slot.index()];
         let before = entry.offer.as_ref().and_then(Option::as_ref).map_or(0, |o| o.at);
         stored.extend_from_slice(&before.to_be_bytes());
@@ -565,10 +572,7 @@ impl<'a> Writer<'a> {
     /// The batch's changes as the writes of one atomic commit; releases the working set.
     #[must_use]
     pub fn finish(self) -> Pending {
-        let Writer { mut w, changed, .. } = self;
-        if !changed.log.is_empty() {
-            w.next_at += 1;
-        }
+        let Writer { w, changed, .. } = self;
         let mut p = Pending::default();
         for (prefix, supplier) in changed.quotes {
             let resource = w.resource_slots.get(&prefix[..]).and_then(|s| w.resources[s.index()].quotes.as_ref());
@@ -688,8 +692,8 @@ mod tests {
 
     /// Each batch that writes versions gets the next number; each version's `log` key
     /// starts with it and its value ends with the number of the departure's version
-    /// before. A batch that writes none takes no number, and a reopened state goes on
-    /// after the last one stored.
+    /// before. A batch that writes none takes no number, one dropped unfinished keeps
+    /// the number it took, and a reopened state goes on after the last one stored.
     #[test]
     fn versions_are_logged_in_batch_order_and_linked_to_the_one_before() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -711,6 +715,11 @@ mod tests {
         }
         let state = State::open(dir.path()).expect("reopens");
         assert_eq!(state.next_log_at().expect("reads"), 4);
+        {
+            let mut w = state.writer();
+            let slot = w.intern(a);
+            w.put_price(slot, offer(4, 100), vec![7]).expect("writes");
+        }
         batch(&state, &[(b, 2)]);
         let logged: Vec<(Vec<u8>, Vec<u8>)> = state
             .ks
@@ -724,11 +733,11 @@ mod tests {
             (super::super::log_key(1, b, 1), value(0)),
             (super::super::log_key(2, a, 2), value(1)),
             (super::super::log_key(3, a, 3), value(2)),
-            (super::super::log_key(4, b, 2), value(1)),
+            (super::super::log_key(5, b, 2), value(1)),
         ];
         assert_eq!(logged, expected);
         let offers = state.product_offers("P1").expect("reads");
         assert_eq!((offers["SHA:2026-12-01"].version, offers["SHA:2026-12-01"].at), (3, 3));
-        assert_eq!((offers["SHA:2026-12-02"].version, offers["SHA:2026-12-02"].at), (2, 4));
+        assert_eq!((offers["SHA:2026-12-02"].version, offers["SHA:2026-12-02"].at), (2, 5));
     }
 }
