@@ -5,10 +5,15 @@
 //!
 //! [`Sink::flush`] returns only when every record of the batch is acknowledged by the
 //! brokers, and fails if any was not: the batch's state and input position commit after
-//! it, so a crash or a failed delivery repeats records, never skips them.
+//! it, so a crash or a failed delivery repeats records, never skips them. The runner
+//! uses [`Sink::write_batch`]: the records are queued on the pricing thread, and the
+//! same wait runs on the commit thread, so the next batch is priced while the brokers
+//! acknowledge. That wait also covers what the next batch queued meanwhile, and a
+//! failure among those refuses this batch's commit: a stop earlier than needed, never
+//! a skipped record.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -16,7 +21,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message};
 
-use super::Sink;
+use super::{Durable, Sink};
 use crate::intake::Origin;
 use crate::kafka::KafkaConfig;
 use crate::pipeline::{BatchOutput, DeadLetter};
@@ -50,7 +55,7 @@ impl ProducerContext for Deliveries {
 
 /// The Kafka sink.
 pub struct KafkaSink {
-    producer: ThreadedProducer<Deliveries>,
+    producer: Arc<ThreadedProducer<Deliveries>>,
     departures: String,
     products: String,
     dlq: String,
@@ -69,7 +74,7 @@ impl KafkaSink {
             ])
             .create_with_context(Deliveries::default())?;
         Ok(KafkaSink {
-            producer,
+            producer: Arc::new(producer),
             departures: config.topics.departure_prices.clone(),
             products: config.topics.product_prices.clone(),
             dlq: config.topics.dlq.clone(),
@@ -125,13 +130,26 @@ impl Sink for KafkaSink {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.producer.flush(FLUSH_LIMIT).map_err(|e| std::io::Error::other(format!("flushing to Kafka: {e}")))?;
-        let context = self.producer.context();
-        let failed = context.failed.swap(0, Ordering::Relaxed);
-        if failed > 0 {
-            let first = context.first_error.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
-            return Err(std::io::Error::other(format!("{failed} record(s) not delivered to Kafka, first: {first}")));
-        }
-        Ok(())
+        acknowledged(&self.producer)
     }
+
+    /// Queues the batch's records here; the wait for their acknowledgement is left.
+    fn write_batch(&mut self, batch: &mut BatchOutput) -> std::io::Result<Durable> {
+        self.write(batch)?;
+        let producer = Arc::clone(&self.producer);
+        Ok(Durable::after(move || acknowledged(&producer)))
+    }
+}
+
+/// Waits until every record queued so far is acknowledged; fails if any delivery failed
+/// for good since the last wait.
+fn acknowledged(producer: &ThreadedProducer<Deliveries>) -> std::io::Result<()> {
+    producer.flush(FLUSH_LIMIT).map_err(|e| std::io::Error::other(format!("flushing to Kafka: {e}")))?;
+    let context = producer.context();
+    let failed = context.failed.swap(0, Ordering::Relaxed);
+    if failed > 0 {
+        let first = context.first_error.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
+        return Err(std::io::Error::other(format!("{failed} record(s) not delivered to Kafka, first: {first}")));
+    }
+    Ok(())
 }
