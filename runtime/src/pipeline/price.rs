@@ -12,8 +12,8 @@ use super::apply::Affected;
 use super::{BatchOutput, Cause, PipelineConfig, PluginCall, ShadowDiff, ShadowSpec, Stats};
 use crate::engine::PluginSet;
 use crate::state::{
-    ComponentAmount, Definition, LOG_LINK, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError,
-    Status, Writer, departure_parts, json_record,
+    ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError, Status,
+    Writer, departure_parts, json_record,
 };
 
 /// One departure being priced: its definition and its components' results so far.
@@ -98,8 +98,8 @@ pub(crate) fn price_affected(
         }
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
         let rule_set = writer.rule_set(price.rules)?;
-        let stored = emit_price(out, &job.id, &price, rule_set, cause, &mut scratch);
-        writer.put_price(job.slot, offer, stored)?;
+        emit_price(out, &job.id, &price, rule_set, cause, &mut scratch);
+        writer.put_price(job.slot, offer, &scratch)?;
     }
     Ok(())
 }
@@ -117,32 +117,28 @@ fn id_prefix(id: &str) -> [u64; 3] {
 }
 
 /// Adds a new departure price version made by `cause` to the batch's output, under
-/// `key` (the departure's id, `price.key()`); returns its history value, which names its
-/// rules by the id of `rule_set` ([`Writer::rule_set`]: its id and JSON), for
-/// [`Writer::put_price`]. Storing is left to the caller: `price` borrows the offer that
-/// `put_price` takes.
+/// `key` (the departure's id, `price.key()`), and leaves in `stored` its history value,
+/// which names its rules by the id of `rule_set` ([`Writer::rule_set`]: its id and
+/// JSON), for [`Writer::put_price`]. Storing is left to the caller: `price` borrows the
+/// offer that `put_price` takes.
 ///
-/// The history value is encoded in `scratch`, one buffer for the caller's whole batch,
-/// and copied out at its size plus the link `put_price` appends: grown from empty, each
-/// record's buffer was reallocated a handful of times.
+/// `stored` can be one buffer for the caller's whole batch: `put_price` copies it into
+/// its product's `log` entry, so no version needs a buffer of its own.
 pub(super) fn emit_price(
     out: &mut BatchOutput,
     key: &str,
     price: &PriceRef<'_>,
     (rule_set, rules_json): (u32, &[u8]),
     cause: &Cause,
-    scratch: &mut Vec<u8>,
-) -> Vec<u8> {
+    stored: &mut Vec<u8>,
+) {
     if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);
     }
     out.departures.push_with(key, |json| price.write_json(rules_json, json));
     out.stats.departure_records += 1;
-    scratch.clear();
-    price.write_stored(rule_set, scratch);
-    let mut stored = Vec::with_capacity(scratch.len() + LOG_LINK);
-    stored.extend_from_slice(scratch);
-    stored
+    stored.clear();
+    price.write_stored(rule_set, stored);
 }
 
 /// Recomputes the starting prices of the `touched` products and emits those that

@@ -9,8 +9,8 @@
 //! | `products` | product | [`ProductRecord`] |
 //! | `index` | `kind\0key\0departure` | empty: departure depends on resource |
 //! | `departures` | departure | [`DepartureRecord`] |
-//! | `prices` | departure | current [`Offer`], its version and where it is in `log` (see [`offer_bytes`]) |
-//! | `log` | `at(u64 BE)departure\0version(u64 BE)` | every [`DeparturePrice`] version (postcard, without the key's parts and with its rules by id: see `records::Stored`), then the `at` of the version before it (u64 BE) |
+//! | `prices` | departure | the current version and where it is in `log` ([`PriceAt`]) |
+//! | `log` | `at(u64 BE)product` | the [`DeparturePrice`] versions of the product's departures written by batch `at` (postcard, without the key's parts and with their rules by id: see `records::Stored`), each with its `CITY:DATE`, version and the `at` of the version before (see `push_logged`); folders written before grouping also hold `at(u64 BE)departure\0version(u64 BE)` keys, one version each, then that link |
 //! | `history` | `departure\0version(u64 BE)` | the versions written before `log` existed, in the same form without the link |
 //! | `from_prices` | product | current [`ProductPrice`] (JSON) |
 //! | `meta` | `position/<source>` | input position consumed |
@@ -19,11 +19,13 @@
 //! Price versions are what the engine writes most. `log` keys them in commit order: `at`
 //! is the sequence number of the batch that wrote them, so every table fjall flushes
 //! holds keys above all earlier ones and compaction moves tables instead of rewriting
-//! them. A departure's versions are found from its current one (`prices` names its
-//! `at`), each naming the `at` of the one before: a chain read newest first (see
-//! `Committer::history`). A departure's current full record is its `log` entry.
-//! Versions written before `log` existed stay in `history` (keyed by departure and
-//! version, larger values in blob files), and read back the same.
+//! them. A batch's versions of one product's departures are one entry: fjall's cost is
+//! mostly per entry (journal item, memtable node, table index), and a batch re-prices a
+//! product's departures together. A departure's versions are found from its current one
+//! (`prices` names its `at`), each naming the `at` of the one before: a chain read
+//! newest first (see `Committer::history`). A departure's current full record is in its
+//! `log` entry. Versions written before `log` existed stay in `history` (keyed by
+//! departure and version, larger values in blob files), and read back the same.
 
 mod json;
 mod records;
@@ -109,31 +111,49 @@ fn history_price(departure: &str, bytes: &[u8], rule_sets: &mut RuleSets<'_>) ->
     }
 }
 
-/// The tag that starts a `prices` value holding an [`Offer`]. Data folders written before
-/// it hold whole [`DeparturePrice`]s there, which start with the length of a non-empty
-/// product key, never 0: both read back.
+/// The tag that starts a `prices` value written by this engine. Data folders written
+/// before it hold whole [`DeparturePrice`]s there, which start with the length of a
+/// non-empty product key, never 0: every form reads back.
 const OFFER_TAG: u8 = 0;
 
-/// After [`OFFER_TAG`], the mark of an offer whose version is in `log`: `at` (u64 BE)
-/// follows, then the offer. Offers written before `log` follow the tag directly and
-/// start with their version, never 0.
+/// After [`OFFER_TAG`], the mark of a version in `log`: `at` (u64 BE) follows. Offers
+/// written before `log` follow the tag directly and start with their version, never 0.
 const IN_LOG: u8 = 0;
 
-/// A `prices` value: what the departure's current price says to a buyer, its version,
-/// and where that version is in `log`. About a fifth of the whole record's bytes: the
-/// keyspace is rewritten by compaction all the time, and the engine reads only this
-/// from it.
-fn offer_bytes(offer: &Offer) -> Vec<u8> {
-    // Serialising plain structs into a Vec cannot fail.
-    // An offer is about 60 bytes: sized once rather than grown from the tag.
-    let mut out = Vec::with_capacity(104);
-    out.extend_from_slice(&[OFFER_TAG, IN_LOG]);
-    out.extend_from_slice(&offer.at.to_be_bytes());
-    postcard::to_extend(offer, out).unwrap_or_default()
+/// After `at`, the mark of a [`PriceAt`]: the version (u64 BE) follows and nothing else.
+/// Values written before it carry the offer there instead, which starts with its
+/// version, never 0.
+const AT_ONLY: u8 = 0;
+
+/// A `prices` value: where the departure's current version is in `log`, and nothing
+/// more. The engine keeps current offers in its working set and reads a product's from
+/// `log` when it first touches it (one point read per departure), so `prices` need not
+/// hold them: 19 bytes, which fjall stores inline in its memtables (no allocation per
+/// value), instead of the offer's 70-odd, and the keyspace fjall rewrites most while
+/// compacting (departures are overwritten in random order) is a few times smaller.
+/// In alternating runs of the 601,500-departure pipeline benchmark this took ... (see
+/// the README).
+pub type PriceAt = [u8; 19];
+
+/// The `prices` value naming `version`, written by the batch `at`.
+#[must_use]
+pub fn price_at(at: u64, version: u64) -> PriceAt {
+    let mut out = [0; 19];
+    out[..2].copy_from_slice(&[OFFER_TAG, IN_LOG]);
+    out[2..10].copy_from_slice(&at.to_be_bytes());
+    out[10] = AT_ONLY;
+    out[11..].copy_from_slice(&version.to_be_bytes());
+    out
 }
 
-/// A `prices` value, in either form.
+/// A `prices` value, in any form.
 enum Current {
+    /// The version and the batch whose `log` entry holds it.
+    At {
+        version: u64,
+        at: u64,
+    },
+    /// An offer, with `at` set when its version is in `log` (0: in `history`).
     Offer(Offer),
     Whole(DeparturePrice),
 }
@@ -141,11 +161,20 @@ enum Current {
 fn current(bytes: &[u8]) -> Result<Current> {
     match bytes {
         [OFFER_TAG, IN_LOG, rest @ ..] => {
-            let (at, offer) = split_be(rest).ok_or_else(|| StateError::Corrupt {
+            let (at, rest) = split_be(rest).ok_or_else(|| StateError::Corrupt {
                 what: "price",
-                why: "an offer in log without its place".into(),
+                why: "a version in log without its place".into(),
             })?;
-            Ok(Current::Offer(Offer { at, ..from_postcard(offer, "price")? }))
+            match rest {
+                [AT_ONLY, version @ ..] => {
+                    let version = <[u8; 8]>::try_from(version).map_err(|_| StateError::Corrupt {
+                        what: "price",
+                        why: "a version in log without its number".into(),
+                    })?;
+                    Ok(Current::At { version: u64::from_be_bytes(version), at })
+                }
+                offer => Ok(Current::Offer(Offer { at, ..from_postcard(offer, "price")? })),
+            }
         }
         [OFFER_TAG, rest @ ..] => Ok(Current::Offer(from_postcard(rest, "price")?)),
         _ => Ok(Current::Whole(DeparturePrice::from_stored(bytes).map_err(corrupt("price"))?)),
@@ -158,9 +187,74 @@ fn split_be(bytes: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_be_bytes(*head), rest))
 }
 
-/// Bytes of the link that ends a `log` value: the `at` of the version before (0: none
-/// in `log`).
-pub const LOG_LINK: usize = 8;
+/// The mark, in a version's `at`, of a version stored in its product's `log` entry for
+/// that batch (`log_group_key`). Without it, `at` names a `log` entry holding that
+/// version alone, as written before versions were grouped. Batch numbers never reach it.
+pub const GROUPED: u64 = 1 << 63;
+
+/// The `log` key of the versions of `product`'s departures written by the batch `at`.
+/// Unlike a key of one version (`log_key`), it holds no `\0`.
+fn log_group_key(at: u64, product: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(product.len() + 8);
+    k.extend_from_slice(&at.to_be_bytes());
+    k.extend_from_slice(product.as_bytes());
+    k
+}
+
+/// The product `log` entries a read has fetched, by key: a product's departures mostly
+/// have their current versions in a few batches' entries, so reading them all (a product's
+/// prices, every price) fetches each entry once rather than once per departure.
+#[derive(Default)]
+struct LogEntries(Vec<(Vec<u8>, fjall::Slice)>);
+
+impl LogEntries {
+    /// Entries kept at most; then the oldest go. Entries are a few KiB each.
+    const KEPT: usize = 256;
+
+    fn get(&mut self, log: &Keyspace, key: Vec<u8>) -> Result<Option<fjall::Slice>> {
+        if let Some((_, value)) = self.0.iter().find(|(k, _)| *k == key) {
+            return Ok(Some(value.clone()));
+        }
+        let Some(value) = log.get(&key)? else { return Ok(None) };
+        if self.0.len() == Self::KEPT {
+            self.0.remove(0);
+        }
+        self.0.push((key, value.clone()));
+        Ok(Some(value))
+    }
+}
+
+/// Appends one version to a product's `log` entry: the departure's `CITY:DATE` (u16 BE
+/// length, then the bytes), its version (u64 BE), the `at` of the version before it
+/// (u64 BE; 0: in `history`, or none), and the stored record (u32 BE length, then the
+/// bytes).
+pub(crate) fn push_logged(group: &mut Vec<u8>, city_date: &str, version: u64, link: u64, stored: &[u8]) {
+    group.extend_from_slice(&(city_date.len() as u16).to_be_bytes());
+    group.extend_from_slice(city_date.as_bytes());
+    group.extend_from_slice(&version.to_be_bytes());
+    group.extend_from_slice(&link.to_be_bytes());
+    group.extend_from_slice(&(stored.len() as u32).to_be_bytes());
+    group.extend_from_slice(stored);
+}
+
+/// The stored record of `city_date`'s `version` in a product's `log` entry, and the `at`
+/// of the version before it; `None` if the entry does not hold it.
+fn find_logged<'a>(mut group: &'a [u8], city_date: &str, version: u64) -> Result<Option<(&'a [u8], u64)>> {
+    let cut = || StateError::Corrupt { what: "log", why: "a product's entry is cut short".into() };
+    while !group.is_empty() {
+        let (len, rest) = group.split_first_chunk::<2>().ok_or_else(cut)?;
+        let (name, rest) = rest.split_at_checked(usize::from(u16::from_be_bytes(*len))).ok_or_else(cut)?;
+        let (v, rest) = split_be(rest).ok_or_else(cut)?;
+        let (link, rest) = split_be(rest).ok_or_else(cut)?;
+        let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(cut)?;
+        let (stored, rest) = rest.split_at_checked(u32::from_be_bytes(*len) as usize).ok_or_else(cut)?;
+        if name == city_date.as_bytes() && v == version {
+            return Ok(Some((stored, link)));
+        }
+        group = rest;
+    }
+    Ok(None)
+}
 
 fn json_get<T: DeserializeOwned>(ks: &Keyspace, key: &[u8], what: &'static str) -> Result<Option<T>> {
     ks.get(key)?.map(|v| from_json(&v, what)).transpose()
@@ -209,7 +303,8 @@ fn history_key(departure: &str, version: u64) -> Vec<u8> {
     k
 }
 
-/// The `log` key of `departure`'s `version`, written by the batch numbered `at`.
+/// The `log` key of `departure`'s `version` alone, written by the batch numbered `at`, as
+/// written before versions were grouped by product (`log_group_key`); still read.
 fn log_key(at: u64, departure: &str, version: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(departure.len() + 17);
     k.extend_from_slice(&at.to_be_bytes());
@@ -342,41 +437,56 @@ impl Committer {
     /// The current price of a departure.
     pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
         let mut rule_sets = RuleSets::new(&self.meta);
-        self.prices.get(departure.as_bytes())?.map(|v| self.whole(departure.as_bytes(), &v, &mut rule_sets)).transpose()
+        let entries = &mut LogEntries::default();
+        self.prices
+            .get(departure.as_bytes())?
+            .map(|v| self.whole(departure.as_bytes(), &v, &mut rule_sets, entries))
+            .transpose()
     }
 
     /// The whole current record of the departure `key`, whose `prices` value is `value`.
-    fn whole(&self, key: &[u8], value: &[u8], rule_sets: &mut RuleSets<'_>) -> Result<DeparturePrice> {
-        match current(value)? {
-            Current::Whole(p) => Ok(p),
-            Current::Offer(offer) => {
-                Ok(self.version(&String::from_utf8_lossy(key), offer.version, offer.at, rule_sets)?.0)
-            }
-        }
+    fn whole(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        rule_sets: &mut RuleSets<'_>,
+        entries: &mut LogEntries,
+    ) -> Result<DeparturePrice> {
+        let (version, at) = match current(value)? {
+            Current::Whole(p) => return Ok(p),
+            Current::Offer(offer) => (offer.version, offer.at),
+            Current::At { version, at } => (version, at),
+        };
+        Ok(self.version(&String::from_utf8_lossy(key), version, at, rule_sets, entries)?.0)
     }
 
-    /// `departure`'s `version`, stored in `log` by the batch `at` or, for 0, in `history`;
-    /// and the `at` of the version before it (0: in `history`, or none).
+    /// `departure`'s `version`, stored in `log` by the batch `at` (in its product's entry
+    /// if `at` is marked [`GROUPED`], else alone) or, for 0, in `history`; and the `at` of
+    /// the version before it (0: in `history`, or none).
     fn version(
         &self,
         departure: &str,
         version: u64,
         at: u64,
         rule_sets: &mut RuleSets<'_>,
+        entries: &mut LogEntries,
     ) -> Result<(DeparturePrice, u64)> {
-        let (what, value) = if at == 0 {
-            ("history", self.history.get(history_key(departure, version))?)
-        } else {
-            ("log", self.log.get(log_key(at, departure, version))?)
-        };
-        let missing = |why: String| StateError::Corrupt { what, why };
-        let value = value.ok_or_else(|| missing(format!("{departure} has no version {version}")))?;
+        let what = if at == 0 { "history" } else { "log" };
+        let missing = || StateError::Corrupt { what, why: format!("{departure} has no version {version}") };
+        if at & GROUPED != 0 {
+            let (product, city_date) = split_departure(departure).unwrap_or((departure, ""));
+            let group = entries.get(&self.log, log_group_key(at & !GROUPED, product))?.ok_or_else(missing)?;
+            let (stored, link) = find_logged(&group, city_date, version)?.ok_or_else(missing)?;
+            return Ok((history_price(departure, stored, rule_sets)?, link));
+        }
         if at == 0 {
+            let value = self.history.get(history_key(departure, version))?.ok_or_else(missing)?;
             return Ok((history_price(departure, &value, rule_sets)?, 0));
         }
+        let value = self.log.get(log_key(at, departure, version))?.ok_or_else(missing)?;
         let (stored, link) = value
-            .split_last_chunk::<LOG_LINK>()
-            .ok_or_else(|| missing(format!("{departure} version {version} is too short")))?;
+            .split_last_chunk::<8>()
+            .ok_or_else(|| StateError::Corrupt { what, why: format!("{departure} version {version} is too short") })?;
         Ok((history_price(departure, stored, rule_sets)?, u64::from_be_bytes(*link)))
     }
 
@@ -393,10 +503,11 @@ impl Committer {
     pub fn product_departure_prices(&self, product: &str) -> Result<Vec<DeparturePrice>> {
         let prefix = format!("{product}:");
         let mut rule_sets = RuleSets::new(&self.meta);
+        let entries = &mut LogEntries::default();
         let mut out = Vec::new();
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (k, v) = kv.into_inner()?;
-            out.push(self.whole(&k, &v, &mut rule_sets)?);
+            out.push(self.whole(&k, &v, &mut rule_sets, entries)?);
         }
         Ok(out)
     }
@@ -404,12 +515,18 @@ impl Committer {
     /// What every current departure price of a product says to a buyer, by `CITY:DATE`.
     pub fn product_offers(&self, product: &str) -> Result<BTreeMap<String, Offer>> {
         let prefix = format!("{product}:");
+        let mut rule_sets = RuleSets::new(&self.meta);
+        let entries = &mut LogEntries::default();
         let mut out = BTreeMap::new();
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (k, v) = kv.into_inner()?;
             let offer = match current(&v)? {
                 Current::Offer(offer) => offer,
                 Current::Whole(p) => Offer::of(p),
+                Current::At { version, at } => {
+                    let departure = String::from_utf8_lossy(&k);
+                    Offer { at, ..Offer::of(self.version(&departure, version, at, &mut rule_sets, entries)?.0) }
+                }
             };
             out.insert(String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), offer);
         }
@@ -422,14 +539,16 @@ impl Committer {
         let mut rule_sets = RuleSets::new(&self.meta);
         let mut next = match self.prices.get(departure.as_bytes())? {
             Some(value) => match current(&value)? {
+                Current::At { version, at } => Some((version, at)),
                 Current::Offer(offer) if offer.at != 0 => Some((offer.version, offer.at)),
                 _ => None,
             },
             None => None,
         };
         let mut newest_first = Vec::new();
+        let entries = &mut LogEntries::default();
         while let Some((version, at)) = next {
-            let (price, before) = self.version(departure, version, at, &mut rule_sets)?;
+            let (price, before) = self.version(departure, version, at, &mut rule_sets, entries)?;
             newest_first.push(price);
             next = (before != 0 && version > 1).then(|| (version - 1, before));
         }
@@ -452,9 +571,10 @@ impl Committer {
     /// Every current departure price, in key order.
     pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
         let mut rule_sets = RuleSets::new(&self.meta);
+        let mut entries = LogEntries::default();
         self.prices.iter().map(move |kv| {
             let (k, v) = kv.into_inner()?;
-            self.whole(&k, &v, &mut rule_sets)
+            self.whole(&k, &v, &mut rule_sets, &mut entries)
         })
     }
 
@@ -512,7 +632,7 @@ pub struct Pending {
     products: Vec<(Vec<u8>, Vec<u8>)>,
     index: Vec<(Vec<u8>, bool)>,
     departures: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    prices: Vec<(Arc<str>, Vec<u8>)>,
+    prices: Vec<(Arc<str>, PriceAt)>,
     log: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Vec<(String, Arc<[u8]>)>,
     rule_sets: Vec<(u32, Vec<u8>)>,
@@ -637,9 +757,18 @@ mod tests {
         v
     }
 
-    /// `prices` holds an offer and points into `log`; folders written before that hold
-    /// offers pointing into `history`, or whole records. All read back whole, and all
-    /// give the working set its offers.
+    /// A `prices` value as written before [`PriceAt`]: the place of the version in `log`,
+    /// then the offer.
+    fn offer_in_log(offer: &Offer) -> Vec<u8> {
+        let mut v = vec![OFFER_TAG, IN_LOG];
+        v.extend_from_slice(&offer.at.to_be_bytes());
+        v.extend_from_slice(&postcard_bytes(offer));
+        v
+    }
+
+    /// `prices` points into `log`; folders written before that hold offers pointing into
+    /// `log` or `history`, or whole records. All read back whole, and all give the
+    /// working set its offers.
     #[test]
     fn current_prices_read_back_in_every_stored_form() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -648,26 +777,40 @@ mod tests {
         let whole_price = DeparturePrice { city: "PEK".into(), ..price(3, 100_000) };
         let old_price = price(2, 200_000);
         let new_price = DeparturePrice { city: "SZX".into(), ..price(1, 300_000) };
+        let at_price = DeparturePrice { city: "XMN".into(), ..price(2, 400_000) };
+        let at_first = DeparturePrice { city: "XMN".into(), ..price(1, 1) };
+        let at = "P1:XMN:2026-12-01";
         let mut b = state.ks.db.batch();
         b.insert(&state.ks.prices, whole, stored(&whole_price));
         b.insert(&state.ks.history, history_key(old, 1), stored(&price(1, 150_000)));
         b.insert(&state.ks.history, history_key(old, 2), stored(&old_price));
         b.insert(&state.ks.prices, old, offer_before_log(&Offer::of(old_price.clone())));
         b.insert(&state.ks.log, log_key(9, new, 1), linked(&new_price, 0));
-        b.insert(&state.ks.prices, new, offer_bytes(&Offer { at: 9, ..Offer::of(new_price.clone()) }));
+        b.insert(&state.ks.prices, new, offer_in_log(&Offer { at: 9, ..Offer::of(new_price.clone()) }));
+        // Version 1 alone in `log`, as written before grouping; version 2 in the product's
+        // entry of batch 11, after another departure's version.
+        b.insert(&state.ks.log, log_key(4, at, 1), linked(&at_first, 0));
+        let mut group = Vec::new();
+        push_logged(&mut group, "SHA:2026-12-09", 1, 0, &stored(&price(1, 5)));
+        push_logged(&mut group, "XMN:2026-12-01", 2, 4, &stored(&at_price));
+        b.insert(&state.ks.log, log_group_key(11, "P1"), group);
+        b.insert(&state.ks.prices, at, price_at(11 | GROUPED, 2));
         b.commit().expect("commits");
 
-        for p in [&whole_price, &old_price, &new_price] {
+        for p in [&whole_price, &old_price, &new_price, &at_price] {
             assert_eq!(state.price(&p.key()).expect("reads").as_ref(), Some(p));
         }
         let all: Vec<DeparturePrice> = state.all_prices().collect::<Result<_>>().expect("reads");
-        assert_eq!(all, [whole_price.clone(), old_price.clone(), new_price.clone()]);
+        assert_eq!(all, [whole_price.clone(), old_price.clone(), new_price.clone(), at_price.clone()]);
         assert_eq!(state.product_departure_prices("P1").expect("reads"), all);
         let offers = state.product_offers("P1").expect("reads");
         assert_eq!(offers["PEK:2026-12-01"], Offer::of(whole_price));
         assert_eq!(offers["SHA:2026-12-01"], Offer::of(old_price));
         assert_eq!(offers["SZX:2026-12-01"], Offer::of(new_price));
         assert_eq!(offers["SZX:2026-12-01"].at, 9);
+        assert_eq!(offers["XMN:2026-12-01"], Offer::of(at_price.clone()));
+        assert_eq!(offers["XMN:2026-12-01"].at, 11 | GROUPED);
+        assert_eq!(state.history(at).expect("reads"), [at_first, at_price]);
     }
 
     /// A departure priced before `log` existed and since: its versions in `history`,
@@ -686,8 +829,10 @@ mod tests {
         b.insert(&state.ks.history, history_key(key, 2), stored(&versions[1]));
         b.insert(&state.ks.log, log_key(5, key, 3), linked(&versions[2], 0));
         b.insert(&state.ks.log, log_key(5, &other.key(), 1), linked(&other, 0));
-        b.insert(&state.ks.log, log_key(7, key, 4), linked(&versions[3], 5));
-        b.insert(&state.ks.prices, key, offer_bytes(&Offer { at: 7, ..Offer::of(versions[3].clone()) }));
+        let mut group = Vec::new();
+        push_logged(&mut group, "SHA:2026-12-01", 4, 5, &stored(&versions[3]));
+        b.insert(&state.ks.log, log_group_key(7, "P1"), group);
+        b.insert(&state.ks.prices, key, price_at(7 | GROUPED, 4));
         b.commit().expect("commits");
 
         assert_eq!(state.history(key).expect("reads"), versions);
@@ -697,16 +842,29 @@ mod tests {
     }
 
     #[test]
-    fn a_current_price_whose_version_is_missing_from_history_is_reported_corrupt() {
+    fn a_current_price_whose_version_is_missing_or_cut_is_reported_corrupt() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = State::open(dir.path()).expect("opens");
-        state.ks.prices.insert("P1:SHA:2026-12-01", offer_bytes(&Offer::of(price(4, 1)))).expect("writes");
+        state.ks.prices.insert("P1:SHA:2026-12-01", offer_before_log(&Offer::of(price(4, 1)))).expect("writes");
         let err = state.price("P1:SHA:2026-12-01").expect_err("no version 4 in history");
         assert!(err.to_string().contains("no version 4"), "{err}");
-        let in_log = Offer { at: 3, ..Offer::of(price(4, 1)) };
-        state.ks.prices.insert("P1:SHA:2026-12-01", offer_bytes(&in_log)).expect("writes");
+        state.ks.prices.insert("P1:SHA:2026-12-01", price_at(3, 4)).expect("writes");
         let err = state.price("P1:SHA:2026-12-01").expect_err("no version 4 in log");
         assert!(err.to_string().contains("stored log does not decode: P1:SHA:2026-12-01 has no version 4"), "{err}");
+        state.ks.prices.insert("P1:SHA:2026-12-01", price_at(3 | GROUPED, 4)).expect("writes");
+        let err = state.price("P1:SHA:2026-12-01").expect_err("no entry of batch 3");
+        assert!(err.to_string().contains("has no version 4"), "{err}");
+        let mut group = Vec::new();
+        push_logged(&mut group, "SHA:2026-12-01", 3, 0, &stored(&price(3, 1)));
+        state.ks.log.insert(log_group_key(3, "P1"), &group).expect("writes");
+        let err = state.price("P1:SHA:2026-12-01").expect_err("no version 4 in the entry");
+        assert!(err.to_string().contains("has no version 4"), "{err}");
+        state.ks.log.insert(log_group_key(3, "P1"), &group[..group.len() - 1]).expect("writes");
+        let err = state.price("P1:SHA:2026-12-01").expect_err("a cut entry");
+        assert!(err.to_string().contains("cut short"), "{err}");
+        state.ks.prices.insert("P1:SHA:2026-12-01", &price_at(3, 4)[..15]).expect("writes");
+        let err = state.price("P1:SHA:2026-12-01").expect_err("a cut value");
+        assert!(err.to_string().contains("without its number"), "{err}");
     }
 
     /// A batch's current prices come out of a hash map; they reach fjall in key order
@@ -720,7 +878,7 @@ mod tests {
         for (v, key) in keys.iter().enumerate() {
             let p = price(v as u64 + 1, 1_000 * v as i64);
             pending.log.push((log_key(1, key, p.version), linked(&p, 0)));
-            pending.prices.push((Arc::from(*key), offer_bytes(&Offer { at: 1, ..Offer::of(p) })));
+            pending.prices.push((Arc::from(*key), price_at(1, p.version)));
         }
         pending.sort();
         let order: Vec<&str> = pending.prices.iter().map(|(k, _)| &**k).collect();

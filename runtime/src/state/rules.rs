@@ -120,7 +120,7 @@ mod tests {
         assert_eq!(json, super::super::records::rules_json(r.rules), "the set's JSON, for the record");
         let mut stored = Vec::new();
         r.write_stored(id, &mut stored);
-        w.put_price(slot, Offer::of(p.clone()), stored).expect("writes");
+        w.put_price(slot, Offer::of(p.clone()), &stored).expect("writes");
         w.finish().commit(state).expect("commits");
         id
     }

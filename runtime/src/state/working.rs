@@ -22,7 +22,10 @@ use super::rules::RuleSetIds;
 use pricing_sdk::wire::EncodedResource;
 use serde::{Deserialize, Serialize};
 
-use super::{Pending, Result, State, from_postcard, offer_bytes, postcard_bytes, split_departure, write_pair_prefix};
+use super::{
+    GROUPED, Pending, PriceAt, Result, State, from_postcard, postcard_bytes, price_at, push_logged, split_departure,
+    write_pair_prefix,
+};
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
@@ -146,7 +149,7 @@ impl Resource {
 }
 
 /// What a buyer sees of a departure's current price, its version, and where that version
-/// is stored: the `prices` keyspace's value (see [`super::offer_bytes`]). Two offers are
+/// is stored (the `prices` keyspace holds only the last two: see [`super::PriceAt`]). Two offers are
 /// equal when their versions and what they say are: `at` is only where the record is.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Offer {
@@ -160,9 +163,10 @@ pub struct Offer {
     pub reason: Option<String>,
     /// Per-component amounts.
     pub components: Vec<ComponentAmount>,
-    /// The batch whose `log` entry holds this version's whole record; 0 for a version
-    /// written before `log` existed (in `history`) or not yet stored. Stored before the
-    /// offer, not in it.
+    /// The batch whose `log` entries hold this version's whole record, marked
+    /// [`super::GROUPED`] when it is in its product's entry; 0 for a version written
+    /// before `log` existed (in `history`) or not yet stored. Stored beside the offer, not
+    /// in it.
     #[serde(skip)]
     pub at: u64,
 }
@@ -266,9 +270,12 @@ struct Changed {
     /// Current prices in the order written, each encoded while its offer is at hand
     /// (encoding them all at the end would read every departure's entry again, out of
     /// cache); a departure written twice is in `priced` once and here twice.
-    prices: Vec<(Slot, Arc<str>, Vec<u8>)>,
+    prices: Vec<(Slot, Arc<str>, PriceAt)>,
     priced: Set<Slot>,
-    log: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Versions by product, each group a product's `log` entry in the making (see
+    /// [`super::push_logged`]). A batch prices departures in id order, so a product's
+    /// versions nearly always come in one run; a product in two runs is merged at the end.
+    log: Vec<(Box<str>, Vec<u8>)>,
     starting: Map<String, Arc<[u8]>>,
     /// The rule sets the batch's history names, by id, with their JSON.
     rule_sets: BTreeMap<u32, Vec<u8>>,
@@ -527,9 +534,9 @@ impl<'a> Writer<'a> {
     }
 
     /// Records a new price version of the departure in `slot`: what it says to a buyer as
-    /// its current price, and the whole record's stored bytes (`stored`, with room for
-    /// [`super::LOG_LINK`] more) in `log`, linked to the version before.
-    pub fn put_price(&mut self, slot: Slot, mut offer: Offer, mut stored: Vec<u8>) -> Result<()> {
+    /// its current price, and the whole record's stored bytes (`stored`) in its product's
+    /// `log` entry for this batch, linked to the version before.
+    pub fn put_price(&mut self, slot: Slot, mut offer: Offer, stored: &[u8]) -> Result<()> {
         self.offer(slot)?;
         if self.at == 0 {
             if self.w.next_at == 0 {
@@ -538,20 +545,26 @@ impl<'a> Writer<'a> {
             self.at = self.w.next_at;
             self.w.next_at += 1;
         }
-        offer.at = self.at;
+        offer.at = self.at | GROUPED;
         let entry = &mut self.w.departures[slot.index()];
         let before = entry.offer.as_ref().and_then(Option::as_ref).map_or(0, |o| o.at);
-        stored.extend_from_slice(&before.to_be_bytes());
         let id = Arc::clone(&entry.id);
-        self.changed.log.push((super::log_key(offer.at, &id, offer.version), stored));
-        self.changed.prices.push((slot, Arc::clone(&id), offer_bytes(&offer)));
+        let (product, city_date) = product_of(&id);
+        match self.changed.log.last_mut() {
+            Some((p, group)) if **p == *product => push_logged(group, city_date, offer.version, before, stored),
+            _ => {
+                let mut group = Vec::with_capacity(4096);
+                push_logged(&mut group, city_date, offer.version, before, stored);
+                self.changed.log.push((product.into(), group));
+            }
+        }
+        self.changed.prices.push((slot, Arc::clone(&id), price_at(offer.at, offer.version)));
         self.changed.priced.insert(slot);
         let first = matches!(entry.offer, Some(None));
         entry.offer = Some(Some(offer));
         if first {
             // Most versions replace an offer: only a departure's first one is new to its
             // product.
-            let (product, city_date) = product_of(&id);
             if let Some(pp) = self.w.prices.get_mut(product) {
                 pp.departures.insert(city_date.to_owned(), slot);
             }
@@ -572,7 +585,7 @@ impl<'a> Writer<'a> {
     /// The batch's changes as the writes of one atomic commit; releases the working set.
     #[must_use]
     pub fn finish(self) -> Pending {
-        let Writer { w, changed, .. } = self;
+        let Writer { w, changed, at, .. } = self;
         let mut p = Pending::default();
         for (prefix, supplier) in changed.quotes {
             let resource = w.resource_slots.get(&prefix[..]).and_then(|s| w.resources[s.index()].quotes.as_ref());
@@ -601,7 +614,17 @@ impl<'a> Writer<'a> {
             prices.retain(|(slot, _, _)| seen.insert(*slot));
         }
         p.prices = prices.into_iter().map(|(_, id, current)| (id, current)).collect();
-        p.log = changed.log;
+        let mut groups = changed.log;
+        // A product's runs in order, merged: readers search one entry per batch.
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut merged: Vec<(Box<str>, Vec<u8>)> = Vec::with_capacity(groups.len());
+        for (product, group) in groups {
+            match merged.last_mut() {
+                Some((p, to)) if *p == product => to.extend_from_slice(&group),
+                _ => merged.push((product, group)),
+            }
+        }
+        p.log = merged.into_iter().map(|(product, group)| (super::log_group_key(at, &product), group)).collect();
         p.starting = changed.starting.into_iter().collect();
         p.rule_sets = changed.rule_sets.into_iter().collect();
         p
@@ -625,6 +648,28 @@ mod tests {
 
     fn offer(version: u64, price: i64) -> Offer {
         Offer { version, status: Status::Available, price: Some(price), reason: None, components: Vec::new(), at: 0 }
+    }
+
+    /// The stored record of departure `id` that says what `o` says: a reopened working
+    /// set reads offers back from these.
+    fn stored_as(id: &str, o: &Offer) -> Vec<u8> {
+        let (product, city, date) = super::super::departure_parts(id).expect("a departure id");
+        let p = DeparturePrice {
+            product: product.into(),
+            city: city.into(),
+            date: date.into(),
+            status: o.status,
+            price: o.price,
+            reason: o.reason.clone(),
+            currency: "CNY".into(),
+            components: o.components.clone(),
+            rules: BTreeMap::new(),
+            version: o.version,
+            cause: "e-1".into(),
+            event_ts: "2026-11-22T10:00:00Z".into(),
+            priced_at: "2026-11-22T10:00:00.004Z".into(),
+        };
+        p.borrowed(&mut Vec::new()).to_whole_stored()
     }
 
     #[test]
@@ -670,9 +715,10 @@ mod tests {
             let slots: Vec<Slot> = ids.iter().map(|id| w.intern(id)).collect();
             assert_eq!(w.offer(slots[0]).expect("reads"), None);
             for (i, slot) in slots.iter().enumerate() {
-                w.put_price(*slot, offer(1, 100 * (i as i64 + 1)), Vec::new()).expect("writes");
+                let o = offer(1, 100 * (i as i64 + 1));
+                w.put_price(*slot, o.clone(), &stored_as(ids[i], &o)).expect("writes");
             }
-            w.put_price(slots[0], offer(2, 150), Vec::new()).expect("writes");
+            w.put_price(slots[0], offer(2, 150), &stored_as(ids[0], &offer(2, 150))).expect("writes");
             assert_eq!(w.offer(slots[0]).expect("reads"), Some(&offer(2, 150)));
             let listed: Vec<(&str, i64)> = w
                 .product_prices("P1")
@@ -697,12 +743,12 @@ mod tests {
     #[test]
     fn versions_are_logged_in_batch_order_and_linked_to_the_one_before() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (a, b) = ("P1:SHA:2026-12-01", "P1:SHA:2026-12-02");
+        let (a, b, c, d) = ("P1:SHA:2026-12-01", "P1:SHA:2026-12-02", "P2:SHA:2026-12-01", "P1:SHA:2026-12-03");
         let batch = |state: &State, puts: &[(&str, u64)]| {
             let mut w = state.writer();
             for (id, version) in puts {
                 let slot = w.intern(id);
-                w.put_price(slot, offer(*version, 100), vec![7]).expect("writes");
+                w.put_price(slot, offer(*version, 100), &stored_as(id, &offer(*version, 100))).expect("writes");
             }
             w.finish().commit(state).expect("commits");
         };
@@ -718,26 +764,41 @@ mod tests {
         {
             let mut w = state.writer();
             let slot = w.intern(a);
-            w.put_price(slot, offer(4, 100), vec![7]).expect("writes");
+            w.put_price(slot, offer(4, 100), &stored_as(a, &offer(4, 100))).expect("writes");
         }
         batch(&state, &[(b, 2)]);
+        // A product's versions in two runs of one batch go into one entry.
+        batch(&state, &[(b, 3), (c, 1), (d, 1)]);
         let logged: Vec<(Vec<u8>, Vec<u8>)> = state
             .ks
             .log
             .iter()
             .map(|kv| kv.into_inner().map(|(k, v)| (k.to_vec(), v.to_vec())).expect("reads"))
             .collect();
-        let value = |before: u64| [&[7][..], &before.to_be_bytes()].concat();
+        let entry = |at: u64, product: &str, versions: &[(&str, u64, u64)]| {
+            let mut group = Vec::new();
+            for (id, version, before) in versions {
+                let stored = stored_as(id, &offer(*version, 100));
+                super::super::push_logged(&mut group, product_of(id).1, *version, *before, &stored);
+            }
+            (super::super::log_group_key(at, product), group)
+        };
+        let g = |at: u64| at | GROUPED;
         let expected = [
-            (super::super::log_key(1, a, 1), value(0)),
-            (super::super::log_key(1, b, 1), value(0)),
-            (super::super::log_key(2, a, 2), value(1)),
-            (super::super::log_key(3, a, 3), value(2)),
-            (super::super::log_key(5, b, 2), value(1)),
+            entry(1, "P1", &[(a, 1, 0), (b, 1, 0)]),
+            entry(2, "P1", &[(a, 2, g(1))]),
+            entry(3, "P1", &[(a, 3, g(2))]),
+            entry(5, "P1", &[(b, 2, g(1))]),
+            entry(6, "P1", &[(b, 3, g(5)), (d, 1, 0)]),
+            entry(6, "P2", &[(c, 1, 0)]),
         ];
         assert_eq!(logged, expected);
+        let history: Vec<u64> = state.history(b).expect("reads").iter().map(|p| p.version).collect();
+        assert_eq!(history, [1, 2, 3]);
         let offers = state.product_offers("P1").expect("reads");
-        assert_eq!((offers["SHA:2026-12-01"].version, offers["SHA:2026-12-01"].at), (3, 3));
-        assert_eq!((offers["SHA:2026-12-02"].version, offers["SHA:2026-12-02"].at), (2, 5));
+        assert_eq!((offers["SHA:2026-12-01"].version, offers["SHA:2026-12-01"].at), (3, g(3)));
+        assert_eq!((offers["SHA:2026-12-02"].version, offers["SHA:2026-12-02"].at), (3, g(6)));
+        // Read from the same entry as the one before.
+        assert_eq!((offers["SHA:2026-12-03"].version, offers["SHA:2026-12-03"].at), (1, g(6)));
     }
 }
