@@ -328,13 +328,15 @@ pub struct Pipeline {
     config: PipelineConfig,
     /// The last batch's departure lines, emptied, for the next batch to fill.
     spare: Mutex<Lines>,
+    /// The last batch's pricing tables, emptied, for the next batch to fill.
+    scratch: Mutex<price::Scratch>,
 }
 
 impl Pipeline {
     /// A pipeline with the given settings.
     #[must_use]
     pub fn new(config: PipelineConfig) -> Self {
-        Pipeline { config, spare: Mutex::default() }
+        Pipeline { config, spare: Mutex::default(), scratch: Mutex::default() }
     }
 
     /// Takes back a written batch's output, to reuse its departure lines' buffer.
@@ -411,6 +413,7 @@ impl Pipeline {
             priced_at,
             extra.shadows,
             &mut touched,
+            &mut self.scratch.lock().unwrap_or_else(PoisonError::into_inner),
         )?;
         if let (Some(cause), Some(r)) = (&extra.cause, &extra.restore) {
             restore::restore(&mut writer, &mut out, r, cause, priced_at, &mut touched)?;

@@ -40,6 +40,25 @@ impl Job {
     }
 }
 
+/// What pricing a batch needs beyond its results, kept for the next batch: a batch
+/// fills tables of hundreds of thousands of entries (tens of MB), and grown afresh each
+/// time they were copied while growing and their new pages zeroed by the kernel
+/// (together about a tenth of the pricing thread). Each keeps room for up to twice what
+/// the last batch used (as `Lines` does), so a spike's memory is given back after it.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    marked: Vec<([u64; 3], Arc<str>, Slot, u32)>,
+    jobs: Vec<Job>,
+    work: Work,
+}
+
+/// Empties `v`, keeping room for up to twice the entries it held.
+fn empty_keeping<T>(v: &mut Vec<T>) {
+    let used = v.len();
+    v.clear();
+    v.shrink_to(used.saturating_mul(2));
+}
+
 /// Prices every marked departure with `plugins` (and again with each shadow candidate,
 /// for comparison only), writes the new versions, and adds the products whose starting
 /// prices may have moved to `touched`.
@@ -53,30 +72,63 @@ pub(crate) fn price_affected(
     priced_at: &str,
     shadows: &[ShadowSpec<'_>],
     touched: &mut BTreeMap<String, Cause>,
+    scratch: &mut Scratch,
 ) -> Result<(), StateError> {
-    let mut marked: Vec<([u64; 3], Arc<str>, Slot, u32)> = affected
-        .marks()
-        .map(|(slot, cause)| {
-            let id = writer.id(slot);
-            (id_prefix(id), Arc::clone(id), slot, cause)
-        })
-        .collect();
+    let Scratch { marked, jobs, work } = scratch;
+    marked.extend(affected.marks().map(|(slot, cause)| {
+        let id = writer.id(slot);
+        (id_prefix(id), Arc::clone(id), slot, cause)
+    }));
     let Affected { causes, op_cause, .. } = affected;
     // Output in key order, whatever order the events marked them in.
     marked.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    let mut jobs = Vec::with_capacity(marked.len());
-    for (_, id, slot, cause) in marked {
+    let priced = write_prices(
+        config,
+        writer,
+        plugins,
+        out,
+        (&causes, op_cause),
+        priced_at,
+        shadows,
+        touched,
+        marked,
+        jobs,
+        work,
+    );
+    empty_keeping(marked);
+    // Emptied even after an error: jobs hold their definitions.
+    empty_keeping(jobs);
+    priced
+}
+
+/// [`price_affected`] over the sorted `marked` departures, with its scratch tables.
+#[allow(clippy::too_many_arguments)]
+fn write_prices(
+    config: &PipelineConfig,
+    writer: &mut Writer<'_>,
+    plugins: &PluginSet,
+    out: &mut BatchOutput,
+    (causes, op_cause): (&[Cause], Option<u32>),
+    priced_at: &str,
+    shadows: &[ShadowSpec<'_>],
+    touched: &mut BTreeMap<String, Cause>,
+    marked: &mut Vec<([u64; 3], Arc<str>, Slot, u32)>,
+    jobs: &mut Vec<Job>,
+    work: &mut Work,
+) -> Result<(), StateError> {
+    jobs.reserve(marked.len());
+    for (_, id, slot, cause) in marked.drain(..) {
         let record = writer.departure(slot)?;
         jobs.push(Job::new(id, slot, cause, record));
     }
-    compute(writer, plugins, &mut jobs, &mut out.stats)?;
+    compute(writer, plugins, jobs, &mut out.stats, work)?;
     for spec in shadows {
-        shadow(writer, spec, &jobs, out)?;
+        shadow(writer, spec, jobs, out)?;
     }
 
     let mut rules = Vec::new();
     let mut scratch = Vec::new();
-    for job in &jobs {
+    for job in jobs.iter() {
         out.stats.departures_priced += u64::from(job.record.is_some());
         let mut offer = outcome(job);
         offer.version = match writer.offer(job.slot)? {
@@ -174,31 +226,41 @@ fn compute(
     plugins: &PluginSet,
     jobs: &mut [Job],
     stats: &mut Stats,
+    work: &mut Work,
 ) -> Result<(), StateError> {
     let mut kinds: Vec<(&str, Role)> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
     kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
-    let groups = Groups::of(jobs, &kinds);
-    // One builder and one resource table for every call of the batch: they grow once.
-    let mut call = Call {
-        batch: BatchBuilder::new(),
-        placed: vec![0; writer.resource_count()],
-        added: Vec::new(),
-        called: Vec::new(),
-    };
-    for (k, (kind, role)) in kinds.iter().enumerate() {
-        if *role == Role::Component {
-            run_kind(writer, plugins, stats, jobs, kind, &groups.components[k], &mut call)?;
+    let Work { groups, call } = work;
+    groups.fill(jobs, &kinds);
+    // One builder and one resource table for every call: they grow once. The last call
+    // left its resources marked; a working set started over since may have fewer.
+    for slot in call.added.drain(..) {
+        if let Some(at) = call.placed.get_mut(slot.index()) {
+            *at = 0;
         }
     }
-    for step in &groups.adjustments {
+    call.placed.resize(writer.resource_count(), 0);
+    for (k, (kind, role)) in kinds.iter().enumerate() {
+        if *role == Role::Component {
+            run_kind(writer, plugins, stats, jobs, kind, &groups.components[k], call)?;
+        }
+    }
+    for step in &groups.adjustments[..groups.steps] {
         for (k, (kind, role)) in kinds.iter().enumerate() {
             if *role != Role::Adjustment {
                 continue;
             }
-            run_kind(writer, plugins, stats, jobs, kind, &step[k], &mut call)?;
+            run_kind(writer, plugins, stats, jobs, kind, &step[k], call)?;
         }
     }
     Ok(())
+}
+
+/// The tables [`compute`] fills, kept from call to call (see [`Scratch`]).
+#[derive(Default)]
+struct Work {
+    groups: Groups,
+    call: Call,
 }
 
 /// What one plugin call prices: (job, component) pairs, each with its departure's
@@ -218,6 +280,13 @@ struct Placed {
 }
 
 impl Placed {
+    fn empty(&mut self) {
+        empty_keeping(&mut self.pairs);
+        empty_keeping(&mut self.contexts);
+        empty_keeping(&mut self.ends);
+        empty_keeping(&mut self.resources);
+    }
+
     fn push(&mut self, j: usize, c: usize, record: &Definition) {
         let comp = &record.components[c];
         self.pairs.push((j, c));
@@ -234,16 +303,28 @@ impl Placed {
 }
 
 /// Every plugin call of a batch, found in one pass over the jobs.
+#[derive(Default)]
 struct Groups {
     /// By kind index: the components of a component kind.
     components: Vec<Placed>,
-    /// By step, then kind index: each job's `step`-th adjustment, of that kind.
+    /// By step, then kind index: each job's `step`-th adjustment, of that kind. Only the
+    /// first `steps` are this batch's; the others are kept empty for a later one.
     adjustments: Vec<Vec<Placed>>,
+    steps: usize,
 }
 
 impl Groups {
-    fn of(jobs: &[Job], kinds: &[(&str, Role)]) -> Self {
-        let mut g = Groups { components: vec![Placed::default(); kinds.len()], adjustments: Vec::new() };
+    /// Empties the groups and fills them with `jobs`' calls.
+    fn fill(&mut self, jobs: &[Job], kinds: &[(&str, Role)]) {
+        let g = self;
+        for placed in g.components.iter_mut().chain(g.adjustments.iter_mut().flatten()) {
+            placed.empty();
+        }
+        g.components.resize_with(kinds.len(), Placed::default);
+        for step in &mut g.adjustments {
+            step.resize_with(kinds.len(), Placed::default);
+        }
+        g.steps = 0;
         for (j, job) in jobs.iter().enumerate() {
             let Some(record) = &job.record else { continue };
             let mut step = 0;
@@ -259,9 +340,9 @@ impl Groups {
                 }
                 g.adjustments[step][k].push(j, c, record);
                 step += 1;
+                g.steps = g.steps.max(step);
             }
         }
-        g
     }
 }
 
@@ -281,7 +362,7 @@ fn shadow(
     let mut twins: Vec<Job> =
         active.iter().map(|j| Job::new(Arc::clone(&j.id), j.slot, j.cause, j.record.clone())).collect();
     let mut calls = Stats::default();
-    compute(writer, spec.plugins, &mut twins, &mut calls)?;
+    compute(writer, spec.plugins, &mut twins, &mut calls, &mut Work::default())?;
     out.shadow_failures += calls.plugin_failures;
     for (job, twin) in active.into_iter().zip(&twins) {
         let (a, s) = (outcome(job), outcome(twin));
@@ -296,6 +377,7 @@ fn shadow(
 }
 
 /// What the plugin calls of one batch share.
+#[derive(Default)]
 struct Call {
     /// The call being built.
     batch: BatchBuilder,
