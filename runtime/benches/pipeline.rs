@@ -40,6 +40,10 @@ struct Args {
     /// Events per micro-batch.
     #[arg(long, default_value_t = 5_000)]
     batch_size: usize,
+    /// Start the stream with nothing in the working set, as after a restart: each
+    /// product's and resource's first use in the stream reads it from fjall.
+    #[arg(long)]
+    cold: bool,
     /// `both` (each in a child process), `wasm` or `native`.
     #[arg(long, default_value = "both")]
     backend: String,
@@ -96,6 +100,7 @@ fn both(args: &Args) -> Result<()> {
             .args(["--backend", backend])
             .args(args.catalog.to_args())
             .args(["--events", &args.events.to_string(), "--batch-size", &args.batch_size.to_string()])
+            .args(args.cold.then_some("--cold"))
             .stderr(std::process::Stdio::inherit())
             .output()?;
         anyhow::ensure!(out.status.success(), "{backend} run failed");
@@ -169,6 +174,9 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
     // The load's last commit lands first, so the stream's figures are its own.
     runner.settle()?;
     let _ = runner.take_durable_at();
+    if args.cold {
+        state.forget_working_set();
+    }
     let started = Instant::now();
     let (thread_cpu, process_cpu) = (cpu_seconds(true)?, cpu_seconds(false)?);
     let workers_cpu = threads_cpu_seconds("fjall")?;

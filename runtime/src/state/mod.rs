@@ -34,7 +34,7 @@ mod working;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use records::Stored;
@@ -396,6 +396,12 @@ impl State {
             g
         });
         Writer::new(self, guard)
+    }
+
+    /// Drops the working set: the next batch reads what it touches from fjall again, as
+    /// a restarted process would. Gives its memory back; waits for a batch in progress.
+    pub fn forget_working_set(&self) {
+        *self.working.lock().unwrap_or_else(PoisonError::into_inner) = Working::default();
     }
 }
 

@@ -734,6 +734,14 @@ mod tests {
         let slot = w.intern(ids[0]);
         assert_eq!(w.offer(slot).expect("reads"), Some(&offer(2, 150)));
         assert_eq!(w.product_prices("P2").expect("reads").offers().count(), 1);
+        // A version never committed is forgotten with the working set: what is read next
+        // comes from fjall, as after a restart.
+        w.put_price(slot, offer(3, 175), &stored_as(ids[0], &offer(3, 175))).expect("writes");
+        drop(w);
+        state.forget_working_set();
+        let mut w = state.writer();
+        let slot = w.intern(ids[0]);
+        assert_eq!(w.offer(slot).expect("reads"), Some(&offer(2, 150)));
     }
 
     /// Each batch that writes versions gets the next number; each version's `log` key
