@@ -16,28 +16,58 @@ use crate::state::{
     Writer, departure_parts, json_record,
 };
 
-/// One departure being priced: its definition and its components' results so far.
+/// One departure being priced: its definition, and where its components' results are
+/// in [`Jobs::results`].
 struct Job {
     id: Arc<str>,
     slot: Slot,
     cause: u32,
     record: Option<Arc<Definition>>,
-    results: Vec<Option<Result<i64, String>>>,
+    first: usize,
 }
 
-impl Job {
-    fn new(id: Arc<str>, slot: Slot, cause: u32, record: Option<Arc<Definition>>) -> Self {
-        let results = record.as_ref().map(|r| vec![None; r.components.len()]).unwrap_or_default();
-        Job { id, slot, cause, record, results }
+/// A component's result: none yet, an amount, or why there is none.
+type Outcome = Option<Result<i64, String>>;
+
+/// A batch's jobs and their components' results, one run per job in one table rather
+/// than a table per job (hundreds of thousands of allocations a batch).
+#[derive(Default)]
+struct Jobs {
+    list: Vec<Job>,
+    results: Vec<Outcome>,
+}
+
+impl Jobs {
+    fn push(&mut self, id: Arc<str>, slot: Slot, cause: u32, record: Option<Arc<Definition>>) {
+        let first = self.results.len();
+        let n = record.as_ref().map_or(0, |r| r.components.len());
+        self.results.resize(first + n, None);
+        self.list.push(Job { id, slot, cause, record, first });
     }
 
-    fn failed(&self) -> bool {
-        self.results.iter().any(|r| matches!(r, Some(Err(_))))
+    /// The results of `job`, by component.
+    fn results(&self, job: &Job) -> &[Outcome] {
+        let n = job.record.as_ref().map_or(0, |r| r.components.len());
+        &self.results[job.first..job.first + n]
     }
 
-    fn subtotal(&self) -> i64 {
-        self.results.iter().flatten().flatten().sum()
+    fn set(&mut self, j: usize, c: usize, outcome: Result<i64, String>) {
+        let at = self.list[j].first + c;
+        self.results[at] = Some(outcome);
     }
+
+    fn empty(&mut self) {
+        empty_keeping(&mut self.list);
+        empty_keeping(&mut self.results);
+    }
+}
+
+fn failed(results: &[Outcome]) -> bool {
+    results.iter().any(|r| matches!(r, Some(Err(_))))
+}
+
+fn subtotal(results: &[Outcome]) -> i64 {
+    results.iter().flatten().flatten().sum()
 }
 
 /// What pricing a batch needs beyond its results, kept for the next batch: a batch
@@ -48,7 +78,7 @@ impl Job {
 #[derive(Default)]
 pub(crate) struct Scratch {
     marked: Vec<([u64; 3], Arc<str>, Slot, u32)>,
-    jobs: Vec<Job>,
+    jobs: Jobs,
     work: Work,
 }
 
@@ -97,7 +127,7 @@ pub(crate) fn price_affected(
     );
     empty_keeping(marked);
     // Emptied even after an error: jobs hold their definitions.
-    empty_keeping(jobs);
+    jobs.empty();
     priced
 }
 
@@ -113,13 +143,13 @@ fn write_prices(
     shadows: &[ShadowSpec<'_>],
     touched: &mut BTreeMap<String, Cause>,
     marked: &mut Vec<([u64; 3], Arc<str>, Slot, u32)>,
-    jobs: &mut Vec<Job>,
+    jobs: &mut Jobs,
     work: &mut Work,
 ) -> Result<(), StateError> {
-    jobs.reserve(marked.len());
+    jobs.list.reserve(marked.len());
     for (_, id, slot, cause) in marked.drain(..) {
         let record = writer.departure(slot)?;
-        jobs.push(Job::new(id, slot, cause, record));
+        jobs.push(id, slot, cause, record);
     }
     compute(writer, plugins, jobs, &mut out.stats, work)?;
     for spec in shadows {
@@ -128,9 +158,12 @@ fn write_prices(
 
     let mut rules = Vec::new();
     let mut scratch = Vec::new();
-    for job in jobs.iter() {
+    // The product and cause of the last version written. Runs of one product's
+    // departures with one cause are the common case: they need no lookup in `touched`.
+    let mut last = (String::new(), u32::MAX);
+    for job in &jobs.list {
         out.stats.departures_priced += u64::from(job.record.is_some());
-        let mut offer = outcome(job);
+        let mut offer = outcome(job, jobs.results(job));
         offer.version = match writer.offer(job.slot)? {
             Some(cur) if cur.same_offer(&offer) => continue,
             Some(cur) => cur.version + 1,
@@ -140,13 +173,17 @@ fn write_prices(
         let cause = &causes[job.cause as usize];
         rules_of(plugins, job, &mut rules);
         let Some(price) = record(config, job, &offer, &rules, cause, priced_at) else { continue };
-        // Runs of one product's departures are the common case: no new key, no clone.
-        match touched.get_mut(price.product) {
-            Some(last) if last == cause => {}
-            Some(last) => *last = cause.clone(),
-            None => {
-                touched.insert(price.product.to_owned(), cause.clone());
+        if last.1 != job.cause || last.0 != price.product {
+            match touched.get_mut(price.product) {
+                Some(to) if to == cause => {}
+                Some(to) => *to = cause.clone(),
+                None => {
+                    touched.insert(price.product.to_owned(), cause.clone());
+                }
             }
+            last.0.clear();
+            last.0.push_str(price.product);
+            last.1 = job.cause;
         }
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
         let rule_set = writer.rule_set(price.rules)?;
@@ -224,14 +261,14 @@ pub(crate) fn emit_starting(
 fn compute(
     writer: &mut Writer<'_>,
     plugins: &PluginSet,
-    jobs: &mut [Job],
+    jobs: &mut Jobs,
     stats: &mut Stats,
     work: &mut Work,
 ) -> Result<(), StateError> {
     let mut kinds: Vec<(&str, Role)> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
     kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
     let Work { groups, call } = work;
-    groups.fill(jobs, &kinds);
+    groups.fill(&jobs.list, &kinds);
     // One builder and one resource table for every call: they grow once. The last call
     // left its resources marked; a working set started over since may have fewer.
     for slot in call.added.drain(..) {
@@ -351,21 +388,23 @@ impl Groups {
 fn shadow(
     writer: &mut Writer<'_>,
     spec: &ShadowSpec<'_>,
-    jobs: &[Job],
+    jobs: &Jobs,
     out: &mut BatchOutput,
 ) -> Result<(), StateError> {
     let uses_kind = |j: &&Job| j.record.as_ref().is_some_and(|r| r.components.iter().any(|c| &*c.kind == spec.kind));
-    let active: Vec<&Job> = jobs.iter().filter(uses_kind).collect();
+    let active: Vec<&Job> = jobs.list.iter().filter(uses_kind).collect();
     if active.is_empty() {
         return Ok(());
     }
-    let mut twins: Vec<Job> =
-        active.iter().map(|j| Job::new(Arc::clone(&j.id), j.slot, j.cause, j.record.clone())).collect();
+    let mut twins = Jobs::default();
+    for j in &active {
+        twins.push(Arc::clone(&j.id), j.slot, j.cause, j.record.clone());
+    }
     let mut calls = Stats::default();
     compute(writer, spec.plugins, &mut twins, &mut calls, &mut Work::default())?;
     out.shadow_failures += calls.plugin_failures;
-    for (job, twin) in active.into_iter().zip(&twins) {
-        let (a, s) = (outcome(job), outcome(twin));
+    for (job, twin) in active.into_iter().zip(&twins.list) {
+        let (a, s) = (outcome(job, jobs.results(job)), outcome(twin, twins.results(twin)));
         out.shadow.push(ShadowDiff {
             kind: spec.kind.to_owned(),
             departure: Arc::clone(&job.id),
@@ -397,7 +436,7 @@ fn run_kind(
     writer: &mut Writer<'_>,
     plugins: &PluginSet,
     stats: &mut Stats,
-    jobs: &mut [Job],
+    jobs: &mut Jobs,
     kind: &str,
     placed: &Placed,
     call: &mut Call,
@@ -423,11 +462,11 @@ fn run_kind(
         if role == Role::Adjustment {
             // An adjustment applies to a subtotal: a job with a failed component so far
             // has none.
-            let job = &jobs[j];
-            if job.failed() {
+            let results = jobs.results(&jobs.list[j]);
+            if failed(results) {
                 continue;
             }
-            ctx.subtotal = job.subtotal();
+            ctx.subtotal = subtotal(results);
         }
         refs.clear();
         for &slot in resources {
@@ -466,10 +505,14 @@ fn run_kind(
     match outcome {
         Ok(outcome) => {
             for (&(j, c), result) in placed.iter().zip(outcome.results) {
-                jobs[j].results[c] = Some(result.map_err(|e| match e {
-                    PriceError::Unavailable(r) => format!("{kind}: {r}"),
-                    PriceError::InvalidInput(r) => format!("{kind}: invalid input: {r}"),
-                }));
+                jobs.set(
+                    j,
+                    c,
+                    result.map_err(|e| match e {
+                        PriceError::Unavailable(r) => format!("{kind}: {r}"),
+                        PriceError::InvalidInput(r) => format!("{kind}: invalid input: {r}"),
+                    }),
+                );
             }
         }
         Err(e) => {
@@ -477,7 +520,7 @@ fn run_kind(
             // and say why. The failure is counted; the stream goes on.
             tracing::warn!(plugin = plugin.id(), error = %e, departures = placed.len(), "plugin failed on a pricing batch");
             for &(j, c) in placed {
-                jobs[j].results[c] = Some(Err(format!("{kind}: plugin failure: {e}")));
+                jobs.set(j, c, Err(format!("{kind}: plugin failure: {e}")));
             }
         }
     }
@@ -486,11 +529,11 @@ fn run_kind(
 
 /// What a buyer would see of a job: compared with the current offer before anything
 /// else of a record is built, since many re-prices change nothing.
-fn outcome(job: &Job) -> Offer {
+fn outcome(job: &Job, results: &[Outcome]) -> Offer {
     let mut offer =
         Offer { version: 0, status: Status::Retired, price: None, reason: None, components: Vec::new(), at: 0 };
     let Some(record) = &job.record else { return offer };
-    for (comp, result) in record.components.iter().zip(&job.results) {
+    for (comp, result) in record.components.iter().zip(results) {
         match result {
             Some(Ok(amount)) => {
                 offer.components.push(ComponentAmount { kind: Arc::clone(&comp.kind), amount: *amount })
@@ -504,7 +547,7 @@ fn outcome(job: &Job) -> Offer {
         offer.components.clear();
     } else {
         offer.status = Status::Available;
-        offer.price = Some(round_up_to_unit(job.subtotal().max(0)));
+        offer.price = Some(round_up_to_unit(subtotal(results).max(0)));
     }
     offer
 }
