@@ -83,13 +83,12 @@ impl Lines {
     /// Empties it, keeping room for up to twice `bytes` of JSON and twice the keys and
     /// records.
     fn empty_keeping(&mut self, bytes: usize) {
-        let (keys, records) = (self.keys.len(), self.index.len());
+        let keys = self.keys.len();
         self.ndjson.clear();
         self.ndjson.shrink_to(bytes.saturating_mul(2));
         self.keys.clear();
         self.keys.shrink_to(keys.saturating_mul(2));
-        self.index.clear();
-        self.index.shrink_to(records.saturating_mul(2));
+        super::empty_keeping(&mut self.index);
     }
 }
 

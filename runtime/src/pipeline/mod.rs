@@ -424,6 +424,14 @@ impl Pipeline {
     }
 }
 
+/// Empties `v`, keeping room for up to twice the entries it held: a batch is mostly like
+/// the last, and a spike's memory is given back after it.
+fn empty_keeping<T>(v: &mut Vec<T>) {
+    let used = v.len();
+    v.clear();
+    v.shrink_to(used.saturating_mul(2));
+}
+
 fn dead_letter(input: &Input, rejection: &Rejection) -> DeadLetter {
     DeadLetter {
         reason: rejection.to_string(),

@@ -9,7 +9,7 @@ use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 use pricing_sdk::{PriceError, Role};
 
 use super::apply::Affected;
-use super::{BatchOutput, Cause, PipelineConfig, PluginCall, ShadowDiff, ShadowSpec, Stats};
+use super::{BatchOutput, Cause, PipelineConfig, PluginCall, ShadowDiff, ShadowSpec, Stats, empty_keeping};
 use crate::engine::PluginSet;
 use crate::state::{
     ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError, Status,
@@ -81,13 +81,6 @@ pub(crate) struct Scratch {
     marked: Vec<([u64; 3], Arc<str>, Slot, u32)>,
     jobs: Jobs,
     work: Work,
-}
-
-/// Empties `v`, keeping room for up to twice the entries it held.
-fn empty_keeping<T>(v: &mut Vec<T>) {
-    let used = v.len();
-    v.clear();
-    v.shrink_to(used.saturating_mul(2));
 }
 
 /// Prices every marked departure with `plugins` (and again with each shadow candidate,

@@ -32,7 +32,7 @@ mod records;
 mod rules;
 mod working;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -206,21 +206,21 @@ fn log_group_key(at: u64, product: &str) -> Vec<u8> {
 /// have their current versions in a few batches' entries, so reading them all (a product's
 /// prices, every price) fetches each entry once rather than once per departure.
 #[derive(Default)]
-struct LogEntries(Vec<(Vec<u8>, fjall::Slice)>);
+struct LogEntries(HashMap<Vec<u8>, fjall::Slice>);
 
 impl LogEntries {
-    /// Entries kept at most; then the oldest go. Entries are a few KiB each.
+    /// Entries kept at most; then all are dropped. Entries are a few KiB each.
     const KEPT: usize = 256;
 
     fn get(&mut self, log: &Keyspace, key: Vec<u8>) -> Result<Option<fjall::Slice>> {
-        if let Some((_, value)) = self.0.iter().find(|(k, _)| *k == key) {
+        if let Some(value) = self.0.get(&key) {
             return Ok(Some(value.clone()));
         }
         let Some(value) = log.get(&key)? else { return Ok(None) };
         if self.0.len() == Self::KEPT {
-            self.0.remove(0);
+            self.0.clear();
         }
-        self.0.push((key, value.clone()));
+        self.0.insert(key, value.clone());
         Ok(Some(value))
     }
 }
