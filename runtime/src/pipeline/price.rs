@@ -99,6 +99,11 @@ pub(crate) fn price_affected(
     scratch: &mut Scratch,
 ) -> Result<(), StateError> {
     let Scratch { marked, jobs, work } = scratch;
+    // The last batch's tables, emptied here rather than at its end, so that an error
+    // part-way needs no clean-up. Its marks were drained into as many jobs.
+    let priced_last = jobs.list.len();
+    jobs.empty();
+    marked.shrink_to(priced_last.saturating_mul(2));
     marked.extend(affected.marks().map(|(slot, cause)| {
         let id = writer.id(slot);
         (id_prefix(id), Arc::clone(id), slot, cause)
@@ -106,40 +111,6 @@ pub(crate) fn price_affected(
     let Affected { causes, op_cause, .. } = affected;
     // Output in key order, whatever order the events marked them in.
     marked.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    let priced = write_prices(
-        config,
-        writer,
-        plugins,
-        out,
-        (&causes, op_cause),
-        priced_at,
-        shadows,
-        touched,
-        marked,
-        jobs,
-        work,
-    );
-    empty_keeping(marked);
-    // Emptied even after an error: jobs hold their definitions.
-    jobs.empty();
-    priced
-}
-
-/// [`price_affected`] over the sorted `marked` departures, with its scratch tables.
-#[allow(clippy::too_many_arguments)]
-fn write_prices(
-    config: &PipelineConfig,
-    writer: &mut Writer<'_>,
-    plugins: &PluginSet,
-    out: &mut BatchOutput,
-    (causes, op_cause): (&[Cause], Option<u32>),
-    priced_at: &str,
-    shadows: &[ShadowSpec<'_>],
-    touched: &mut BTreeMap<String, Cause>,
-    marked: &mut Vec<([u64; 3], Arc<str>, Slot, u32)>,
-    jobs: &mut Jobs,
-    work: &mut Work,
-) -> Result<(), StateError> {
     jobs.list.reserve(marked.len());
     for (_, id, slot, cause) in marked.drain(..) {
         let record = writer.departure(slot)?;
