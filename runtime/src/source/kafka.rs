@@ -8,6 +8,14 @@
 //! position for is read from its beginning: the state here must hold every event of
 //! the partitions it serves.
 //!
+//! **The same batches on a replay.** A batch closes when full or when a wait expires,
+//! and its records reach the brokers before its commit. Replayed after a crash, the
+//! same events could be cut otherwise, and a batch cut otherwise coalesces otherwise: a
+//! version already emitted could be written no more, and consumers would keep its
+//! stale price. So each batch records its ends as an intent before its output is sent
+//! ([`Runner::batch_at`]), its commit removes it, and a restart cuts the batches whose
+//! intents are left exactly as before, setting aside what it reads past their ends.
+//!
 //! **Offsets in Kafka.** Once a batch's commit has landed its offsets are stored in the
 //! consumer and committed to the group by librdkafka's auto-commit, so standard lag
 //! tools work; they are never what the engine resumes from.
@@ -22,7 +30,7 @@
 //! landed, and commits their offsets to Kafka synchronously before giving the partitions
 //! up, so the next owner's lag is right.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,11 +43,12 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
-use super::{Progress, Runner};
+use super::{Intent, Progress, Runner};
 use crate::intake::Origin;
 use crate::kafka::KafkaConfig;
 use crate::metrics::{LagGauge, Metrics};
 use crate::pipeline::{Input, Stats};
+use crate::state::State;
 
 /// How long the pipeline waits for a batch before it works on queued operations
 /// (reprice, price rollback) instead.
@@ -72,13 +81,38 @@ fn position_prefix(topic: &str) -> String {
 
 /// What the consumer thread hands the pipeline.
 enum Handoff {
-    /// Events and, per partition, the offset after the last of them.
-    Batch(Vec<Input>, BTreeMap<i32, i64>),
+    /// A micro-batch.
+    Batch(Batch),
     /// Answer once everything handed before is priced and committed.
     Barrier(SyncSender<()>),
     /// Nothing more comes: the pipeline finishes what it was handed and returns.
     End,
 }
+
+/// A micro-batch as cut by the consumer thread.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Its number: names its intent in the state.
+    seq: u64,
+    inputs: Vec<Input>,
+    /// Per partition, the offset after the last of its events.
+    next: BTreeMap<i32, i64>,
+    /// Intents given up, removed by this batch's commit.
+    retire: Vec<u64>,
+}
+
+/// A batch cut before a crash, read back from its intent: cut again with the same ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Cut {
+    seq: u64,
+    /// Per partition, the offset after the batch's last event.
+    ends: BTreeMap<i32, i64>,
+}
+
+/// How long a replayed batch waits for the rest of its events before it is cut with
+/// what it has: its partition may have gone to another member, or its records may have
+/// been deleted.
+const REPLAY_WAIT: Duration = Duration::from_secs(10);
 
 /// Events read and not yet handed over, with the offsets after them.
 #[derive(Default)]
@@ -88,22 +122,156 @@ struct Assembling {
     held: Option<Handoff>,
     inputs: Vec<Input>,
     next: BTreeMap<i32, i64>,
+    /// When the first event of the batch being cut (or, replaying, of any) was read.
     started: Option<Instant>,
+    /// The number of the next new batch.
+    seq: u64,
+    /// Batches cut before a crash whose output may have reached the brokers before
+    /// their commit, oldest first: they are cut again with the same ends, so that they
+    /// price exactly as before. A batch cut elsewhere could coalesce an emitted version
+    /// away, and consumers, which keep the highest version, would keep its stale price.
+    replay: VecDeque<Cut>,
+    /// Events set aside for later batches, oldest first, with their partition and
+    /// offset: read past the end of the batch being replayed, and those behind them.
+    spill: Vec<(i32, i64, Input)>,
+    /// The most events a new batch takes from `spill` at once.
+    batch_size: usize,
+    /// Intents that will never be replayed, removed by the next batch's commit.
+    given_up: Vec<u64>,
 }
 
 impl Assembling {
+    /// Cuts batches of up to `batch_size` events, after the batches to replay stored in
+    /// fjall.
+    fn resuming(stored: &Stored, batch_size: usize) -> Self {
+        Assembling {
+            batch_size,
+            seq: stored.next_seq,
+            replay: stored.replay.iter().cloned().collect(),
+            given_up: stored.given_up.clone(),
+            ..Assembling::default()
+        }
+    }
+
+    /// Adds an event just read: to the batch being cut, or aside for a later batch when
+    /// it is past the end of the batch being replayed, or when events are aside already
+    /// (they go first).
+    fn push(&mut self, partition: i32, offset: i64, input: Input) {
+        self.started.get_or_insert_with(Instant::now);
+        let aside = match self.replay.front() {
+            Some(cut) => cut.ends.get(&partition).is_none_or(|end| offset >= *end),
+            None => !self.spill.is_empty(),
+        };
+        if aside {
+            self.spill.push((partition, offset, input));
+        } else {
+            self.next.insert(partition, offset + 1);
+            self.inputs.push(input);
+        }
+    }
+
+    /// Moves events set aside into the batch being cut, oldest first: replaying, those
+    /// within the next batch's ends; then, at most a full batch.
+    fn refill(&mut self) {
+        let mut aside = std::mem::take(&mut self.spill).into_iter();
+        while let Some((partition, offset, input)) = aside.next() {
+            if self.replay.is_empty() && self.inputs.len() >= self.batch_size {
+                self.spill.push((partition, offset, input));
+                self.spill.extend(aside);
+                return;
+            }
+            self.push(partition, offset, input);
+        }
+    }
+
+    /// Whether the batch being replayed is complete: each of its partitions is read to
+    /// its end, or to the end of the partition (`at_end`), or it has waited too long.
+    fn replayed(&self, at_end: &HashSet<i32>) -> bool {
+        let Some(cut) = self.replay.front() else { return false };
+        let read = |p: &i32, end: &i64| self.next.get(p).is_some_and(|n| n >= end) || at_end.contains(p);
+        cut.ends.iter().all(|(p, end)| read(p, end)) || self.started.is_some_and(|s| s.elapsed() >= REPLAY_WAIT)
+    }
+
+    /// The batch being cut, numbered `seq`, if it has events; otherwise its number is
+    /// given up. Events set aside are then sorted against the next batch to replay.
+    fn cut(&mut self, seq: u64) -> Option<Handoff> {
+        self.started = None;
+        let batch = if self.inputs.is_empty() {
+            self.given_up.push(seq);
+            None
+        } else {
+            Some(Handoff::Batch(Batch {
+                seq,
+                inputs: std::mem::take(&mut self.inputs),
+                next: std::mem::take(&mut self.next),
+                retire: std::mem::take(&mut self.given_up),
+            }))
+        };
+        self.refill();
+        batch
+    }
+
+    /// The batch being replayed, cut now, complete or not.
+    fn take_replayed(&mut self) -> Option<Handoff> {
+        let cut = self.replay.pop_front()?;
+        if self.started.is_some_and(|s| s.elapsed() >= REPLAY_WAIT) {
+            tracing::warn!(batch = cut.seq, "a batch replayed after a crash is cut short: not all its events came");
+        }
+        self.cut(cut.seq)
+    }
+
+    /// The new batch being cut, if it has events.
     fn take(&mut self) -> Option<Handoff> {
         if self.inputs.is_empty() {
             return None;
         }
-        self.started = None;
-        Some(Handoff::Batch(std::mem::take(&mut self.inputs), std::mem::take(&mut self.next)))
+        let seq = self.seq;
+        self.seq += 1;
+        self.cut(seq)
     }
 
-    /// Everything read and not handed over, oldest first.
-    fn take_all(&mut self) -> impl Iterator<Item = Handoff> + use<> {
-        self.held.take().into_iter().chain(self.take())
+    /// Everything read and not handed over, oldest first: batches still to replay are
+    /// cut with what they have.
+    fn take_all(&mut self) -> Vec<Handoff> {
+        let mut out: Vec<Handoff> = self.held.take().into_iter().collect();
+        while !self.replay.is_empty() {
+            out.extend(self.take_replayed());
+        }
+        while let Some(batch) = self.take() {
+            out.push(batch);
+        }
+        out
     }
+}
+
+/// What fjall holds for the events topic: positions, and the intents of batches whose
+/// commit never landed.
+#[derive(Debug, Default)]
+struct Stored {
+    positions: BTreeMap<i32, i64>,
+    replay: Vec<Cut>,
+    given_up: Vec<u64>,
+    next_seq: u64,
+}
+
+/// The name of batch `seq`'s intent: zero-padded, so names sort as numbers.
+fn intent_name(topic: &str, seq: u64) -> String {
+    format!("{}{seq:020}", position_prefix(topic))
+}
+
+/// An intent's value: each partition (i32 LE) and the offset after the batch (i64 LE).
+fn encode_ends(ends: &BTreeMap<i32, i64>) -> Vec<u8> {
+    ends.iter().flat_map(|(p, end)| p.to_le_bytes().into_iter().chain(end.to_le_bytes())).collect()
+}
+
+fn decode_ends(bytes: &[u8]) -> Option<BTreeMap<i32, i64>> {
+    if !bytes.len().is_multiple_of(12) {
+        return None;
+    }
+    bytes
+        .chunks_exact(12)
+        .map(|c| Some((i32::from_le_bytes(c[..4].try_into().ok()?), i64::from_le_bytes(c[4..].try_into().ok()?))))
+        .collect()
 }
 
 /// What the consumer thread, its rebalance callback and the pipeline share.
@@ -133,7 +301,7 @@ impl Shared {
     /// committed, and commits the offsets to Kafka. Used before partitions are given up
     /// and before a caught-up run ends.
     fn drain_and_commit(&self, consumer: &BaseConsumer<Ctx>) {
-        let batches: Vec<Handoff> = lock(&self.assembling).take_all().collect();
+        let batches = lock(&self.assembling).take_all();
         let (reply, done) = sync_channel(1);
         let handed = batches.into_iter().all(|b| self.to_pipeline.send(b).is_ok());
         if !handed || self.to_pipeline.send(Handoff::Barrier(reply)).is_err() || done.recv().is_err() {
@@ -234,12 +402,16 @@ pub fn run_kafka(
 ) -> Result<Stats> {
     let topic = config.topics.events.clone();
     let (to_pipeline, from_consumer) = sync_channel(config.max_batches_ahead);
+    let stored = stored(&topic, runner.state())?;
+    if !stored.replay.is_empty() {
+        tracing::info!(batches = stored.replay.len(), "replaying the batches a crash left uncommitted, cut as before");
+    }
     let shared = Arc::new(Shared {
         topic: topic.clone(),
         to_pipeline,
-        handed: Mutex::new(stored_positions(config, runner)?),
+        assembling: Mutex::new(Assembling::resuming(&stored, batch_size.max(1))),
+        handed: Mutex::new(stored.positions),
         landed: Mutex::new(BTreeMap::new()),
-        assembling: Mutex::new(Assembling::default()),
         stop: AtomicBool::new(false),
         lag: runner.metrics().map(Metrics::lag_gauge),
     });
@@ -271,7 +443,7 @@ pub fn run_kafka(
     std::thread::scope(|scope| {
         let polling = std::thread::Builder::new()
             .name("kafka-consumer".into())
-            .spawn_scoped(scope, || poll_loop(&consumer, &shared, batch_size.max(1), wait, until, stop))
+            .spawn_scoped(scope, || poll_loop(&consumer, &shared, wait, until, stop))
             .context("starting the consumer thread")?;
         let priced = pipeline_loop(&from_consumer, &shared, runner, &mut progress);
         // Whatever ended the pipeline ends the consumer too.
@@ -284,18 +456,41 @@ pub fn run_kafka(
     })
 }
 
-/// The next offset stored in fjall for each partition of the events topic this process
-/// has consumed. Partitions it has never read have none (read from the beginning).
-fn stored_positions(config: &KafkaConfig, runner: &Runner<'_>) -> Result<BTreeMap<i32, i64>> {
-    let prefix = position_prefix(&config.topics.events);
-    let mut positions = BTreeMap::new();
-    for (source, bytes) in runner.state().positions(&prefix)? {
+/// What fjall holds for `topic`. The next offset of each partition this process has
+/// consumed (partitions it has never read have none: read from the beginning), and the
+/// batches a crash left uncommitted, to cut again. An intent whose events are all
+/// committed (it should not outlive its commit) is given up.
+fn stored(topic: &str, state: &State) -> Result<Stored> {
+    let prefix = position_prefix(topic);
+    let mut stored = Stored::default();
+    for (source, bytes) in state.positions(&prefix)? {
         let corrupt = || anyhow::anyhow!("stored position of {source} is corrupt");
         let partition: i32 = source[prefix.len()..].parse().map_err(|_| corrupt())?;
         let offset = bytes.as_slice().try_into().map(i64::from_le_bytes).map_err(|_| corrupt())?;
-        positions.insert(partition, offset);
+        stored.positions.insert(partition, offset);
     }
-    Ok(positions)
+    for (name, bytes) in state.intents(&prefix)? {
+        let corrupt = || anyhow::anyhow!("stored intent {name} is corrupt");
+        let seq: u64 = name[prefix.len()..].parse().map_err(|_| corrupt())?;
+        let mut ends = decode_ends(&bytes).ok_or_else(corrupt)?;
+        stored.next_seq = stored.next_seq.max(seq + 1);
+        ends.retain(|p, end| stored.positions.get(p).is_none_or(|at| at < end));
+        if ends.is_empty() {
+            stored.given_up.push(seq);
+        } else {
+            stored.replay.push(Cut { seq, ends });
+        }
+    }
+    Ok(stored)
+}
+
+/// Records that the next batch of `topic` ends, per partition, before the offsets in
+/// `ends`, as each batch does before its output is sent: the next run cuts its first
+/// batch there. This is what a crash between a batch's output and its commit leaves
+/// behind; tests and repairs write one by hand.
+pub fn record_cut(state: &State, topic: &str, ends: &BTreeMap<i32, i64>) -> Result<()> {
+    let seq = stored(topic, state)?.next_seq;
+    Ok(state.write_intent(&intent_name(topic, seq), &encode_ends(ends))?)
 }
 
 /// The pipeline's side: prices each batch handed over, commits it with its offsets,
@@ -318,12 +513,17 @@ fn pipeline_loop(
     };
     loop {
         match from_consumer.recv_timeout(IDLE) {
-            Ok(Handoff::Batch(inputs, next)) => {
+            Ok(Handoff::Batch(Batch { seq, inputs, next, retire })) => {
                 let positions =
                     next.iter().map(|(p, o)| (position_source(&shared.topic, *p), o.to_le_bytes().to_vec())).collect();
+                let intent = Intent {
+                    name: intent_name(&shared.topic, seq),
+                    value: encode_ends(&next),
+                    retire: retire.into_iter().map(|seq| intent_name(&shared.topic, seq)).collect(),
+                };
                 consumed.lines += inputs.len() as u64;
                 consumed.bytes += inputs.iter().map(|i| i.text.len() as u64).sum::<u64>();
-                stats.add(&runner.batch_at(&inputs, positions)?);
+                stats.add(&runner.batch_at(&inputs, positions, &intent)?);
                 // A batch starts its commit only after the previous one's has landed.
                 landed(in_flight.replace(next));
                 progress(consumed);
@@ -352,7 +552,6 @@ fn pipeline_loop(
 fn poll_loop(
     consumer: &BaseConsumer<Ctx>,
     shared: &Shared,
-    batch_size: usize,
     wait: Duration,
     until: Until,
     stop: &AtomicBool,
@@ -366,13 +565,10 @@ fn poll_loop(
                 at_end.remove(&m.partition());
                 let text = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
                 let mut a = lock(&shared.assembling);
-                a.started.get_or_insert_with(Instant::now);
-                a.next.insert(m.partition(), m.offset() + 1);
                 lock(&shared.handed).insert(m.partition(), m.offset() + 1);
-                a.inputs.push(Input {
-                    text,
-                    origin: Origin::Kafka { topic: m.topic().to_owned(), partition: m.partition(), offset: m.offset() },
-                });
+                let origin =
+                    Origin::Kafka { topic: m.topic().to_owned(), partition: m.partition(), offset: m.offset() };
+                a.push(m.partition(), m.offset(), Input { text, origin });
             }
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 at_end.insert(p);
@@ -387,10 +583,15 @@ fn poll_loop(
         // in `assembling` while it waits, so a revocation hands it over first.
         let ready = {
             let mut a = lock(&shared.assembling);
-            let full = a.inputs.len() >= batch_size;
-            let waited = a.started.is_some_and(|s| s.elapsed() >= wait);
-            if a.held.is_none() && (full || waited) {
-                a.held = a.take();
+            if a.held.is_none() {
+                if !a.replay.is_empty() {
+                    // Replaying: cut where the batch was cut before the crash.
+                    if a.replayed(&at_end) {
+                        a.held = a.take_replayed();
+                    }
+                } else if a.inputs.len() >= a.batch_size || a.started.is_some_and(|s| s.elapsed() >= wait) {
+                    a.held = a.take();
+                }
             }
             a.held.take()
         };
@@ -421,7 +622,8 @@ fn poll_loop(
         let waiting = lock(&shared.assembling).held.is_some();
         if until == Until::CaughtUp && !waiting && caught_up(consumer, &at_end) {
             shared.drain_and_commit(consumer);
-            if lock(&shared.assembling).inputs.is_empty() {
+            let a = lock(&shared.assembling);
+            if a.inputs.is_empty() && a.spill.is_empty() {
                 tracing::info!("every assigned partition is consumed to its end");
                 break;
             }
@@ -445,5 +647,151 @@ fn set_paused(consumer: &BaseConsumer<Ctx>, pause: bool) {
     match result {
         Ok(()) => tracing::debug!(pause, "backpressure"),
         Err(e) => tracing::warn!(error = %e, pause, "pausing or resuming Kafka partitions failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(partition: i32, offset: i64) -> Input {
+        Input { text: format!("{partition}@{offset}"), origin: Origin::Kafka { topic: "t".into(), partition, offset } }
+    }
+
+    fn push(a: &mut Assembling, events: &[(i32, i64)]) {
+        for &(p, o) in events {
+            a.push(p, o, input(p, o));
+        }
+    }
+
+    /// A handoff's batch as (seq, events as `partition@offset`, next offsets, intents retired).
+    type Seen = (u64, Vec<String>, Vec<(i32, i64)>, Vec<u64>);
+
+    fn batch(handoff: Option<Handoff>) -> Seen {
+        let Some(Handoff::Batch(b)) = handoff else { panic!("expected a batch") };
+        (b.seq, b.inputs.into_iter().map(|i| i.text).collect(), b.next.into_iter().collect(), b.retire)
+    }
+
+    fn texts(events: &[&str]) -> Vec<String> {
+        events.iter().map(|e| (*e).to_owned()).collect()
+    }
+
+    fn replaying(cuts: &[(u64, &[(i32, i64)])]) -> Assembling {
+        let stored = Stored {
+            positions: BTreeMap::new(),
+            replay: cuts.iter().map(|(seq, ends)| Cut { seq: *seq, ends: ends.iter().copied().collect() }).collect(),
+            given_up: vec![2],
+            next_seq: 6,
+        };
+        Assembling::resuming(&stored, 2)
+    }
+
+    #[test]
+    fn batches_left_by_a_crash_are_cut_again_where_they_ended() {
+        let mut a = replaying(&[(4, &[(0, 3), (1, 2)]), (5, &[(1, 4)])]);
+        let none = HashSet::new();
+        // Partition 2 is not in batch 4, and 1@2 is past its end: both wait.
+        push(&mut a, &[(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (1, 2)]);
+        assert!(!a.replayed(&none), "0@2 is still missing");
+        push(&mut a, &[(0, 2)]);
+        assert!(a.replayed(&none));
+        assert_eq!(
+            batch(a.take_replayed()),
+            (4, texts(&["0@0", "1@0", "0@1", "1@1", "0@2"]), vec![(0, 3), (1, 2)], vec![2])
+        );
+        // What waited is sorted against batch 5: 1@2 is in, 2@0 waits again.
+        assert!(!a.replayed(&none));
+        push(&mut a, &[(2, 1), (1, 3)]);
+        assert!(a.replayed(&none));
+        assert_eq!(batch(a.take_replayed()), (5, texts(&["1@2", "1@3"]), vec![(1, 4)], vec![]));
+        // Replay done: the rest is a new batch, numbered after every stored intent.
+        assert!(a.replay.is_empty() && a.spill.is_empty());
+        assert_eq!(batch(a.take()), (6, texts(&["2@0", "2@1"]), vec![(2, 2)], vec![]));
+        assert!(a.take().is_none());
+    }
+
+    #[test]
+    fn a_replayed_batch_ends_early_at_the_end_of_a_partition_or_after_a_wait() {
+        let mut a = replaying(&[(4, &[(0, 5), (1, 5)])]);
+        push(&mut a, &[(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4)]);
+        assert!(!a.replayed(&HashSet::new()));
+        // Partition 0 has nothing more: its records were deleted.
+        assert!(a.replayed(&HashSet::from([0])));
+
+        let mut a = replaying(&[(4, &[(0, 5)])]);
+        push(&mut a, &[(3, 0)]);
+        a.started = Some(Instant::now() - REPLAY_WAIT);
+        assert!(a.replayed(&HashSet::new()), "a partition that never comes (assigned elsewhere) ends the wait");
+        // Cut with nothing of its own: given up, retired by the next batch.
+        assert!(a.take_replayed().is_none());
+        assert_eq!(batch(a.take()), (6, texts(&["3@0"]), vec![(3, 1)], vec![2, 4]));
+    }
+
+    #[test]
+    fn after_a_replay_what_was_set_aside_comes_out_in_full_batches_before_newer_events() {
+        let mut a = replaying(&[(4, &[(0, 1)])]);
+        push(&mut a, &[(1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (0, 0)]);
+        assert!(a.replayed(&HashSet::new()));
+        assert_eq!(batch(a.take_replayed()), (4, texts(&["0@0"]), vec![(0, 1)], vec![2]));
+        assert_eq!(a.inputs.len(), 2, "one full batch (of 2) taken from what was set aside");
+        push(&mut a, &[(0, 1)]);
+        assert_eq!(batch(a.take()), (6, texts(&["1@0", "1@1"]), vec![(1, 2)], vec![]));
+        assert_eq!(batch(a.take()), (7, texts(&["1@2", "1@3"]), vec![(1, 4)], vec![]));
+        assert_eq!(batch(a.take()), (8, texts(&["1@4", "0@1"]), vec![(0, 2), (1, 5)], vec![]));
+        assert!(a.take().is_none() && a.spill.is_empty());
+    }
+
+    #[test]
+    fn draining_mid_replay_hands_everything_read_once_in_order() {
+        let mut a = replaying(&[(4, &[(0, 2)]), (5, &[(0, 4), (1, 1)])]);
+        push(&mut a, &[(1, 0), (0, 0), (1, 1), (0, 1), (0, 2), (1, 2)]);
+        let batches: Vec<_> = a.take_all().into_iter().map(Some).map(batch).collect();
+        assert_eq!(
+            batches,
+            vec![
+                (4, texts(&["0@0", "0@1"]), vec![(0, 2)], vec![2]),
+                (5, texts(&["1@0", "0@2"]), vec![(0, 3), (1, 1)], vec![]),
+                (6, texts(&["1@1", "1@2"]), vec![(1, 3)], vec![]),
+            ]
+        );
+        assert!(a.take_all().is_empty());
+    }
+
+    #[test]
+    fn intents_are_read_back_after_the_positions_and_retired_by_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("state");
+        let mut pending = crate::state::Pending::default();
+        pending.set_position(&position_source("t", 0), 10i64.to_le_bytes().to_vec());
+        pending.set_position(&position_source("t", 1), 7i64.to_le_bytes().to_vec());
+        pending.commit(&state).expect("commit");
+        let ends = |e: &[(i32, i64)]| encode_ends(&e.iter().copied().collect());
+        // Committed (an intent that outlived its commit), partly committed, not committed.
+        state.write_intent(&intent_name("t", 8), &ends(&[(0, 10), (1, 7)])).expect("intent");
+        state.write_intent(&intent_name("t", 9), &ends(&[(0, 10), (1, 9)])).expect("intent");
+        state.write_intent(&intent_name("t", 10), &ends(&[(0, 12), (2, 3)])).expect("intent");
+        state.write_intent(&intent_name("other", 11), &ends(&[(0, 99)])).expect("intent");
+
+        let read = stored("t", &state).expect("stored");
+        assert_eq!(read.positions, BTreeMap::from([(0, 10), (1, 7)]));
+        assert_eq!(
+            read.replay,
+            vec![
+                Cut { seq: 9, ends: BTreeMap::from([(1, 9)]) },
+                Cut { seq: 10, ends: BTreeMap::from([(0, 12), (2, 3)]) }
+            ]
+        );
+        assert_eq!((read.given_up, read.next_seq), (vec![8], 11));
+
+        let mut pending = crate::state::Pending::default();
+        pending.retire_intent(&intent_name("t", 8));
+        pending.retire_intent(&intent_name("t", 9));
+        pending.commit(&state).expect("commit");
+        let left: Vec<String> = state.intents("").expect("intents").into_iter().map(|(name, _)| name).collect();
+        assert_eq!(left, vec![intent_name("other", 11), intent_name("t", 10)]);
+
+        state.write_intent(&intent_name("t", 12), &[1, 2, 3]).expect("intent");
+        let error = stored("t", &state).expect_err("a cut intent");
+        assert!(format!("{error}").contains("is corrupt"), "{error}");
     }
 }

@@ -7,8 +7,8 @@ mod runner;
 mod stdin;
 
 pub use file::run_file;
-pub use kafka::{Until, position_source, run_kafka};
-pub use runner::{Plugins, Runner};
+pub use kafka::{Until, position_source, record_cut, run_kafka};
+pub use runner::{Intent, Plugins, Runner};
 pub use stdin::{STDIN_NAME, STDIN_SOURCE, run_reader, run_stdin};
 
 /// How far a line-oriented source has got: reported once where a run starts, then after

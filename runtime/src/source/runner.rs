@@ -7,7 +7,9 @@
 //! N's writes from fjall. That thread first waits for what the sink left to make N's
 //! records durable ([`Durable`]: the file sink writes departure prices on a thread of
 //! its own), then commits. N+1's commit starts only after N's has finished, so the
-//! order "output, then state" holds per batch.
+//! order "output, then state" holds per batch. A source whose batches are cut by time
+//! (Kafka) also writes each batch's [`Intent`] before its output, so that a crash
+//! before the commit replays the very same batch.
 //!
 //! With [`Runner::live`] the plugin set is taken from a [`LivePlugins`] once per batch,
 //! so an operator's swap takes effect at the next batch and never inside one.
@@ -50,6 +52,19 @@ impl<'a> From<&'a LivePlugins> for Plugins<'a> {
     fn from(live: &'a LivePlugins) -> Self {
         Plugins::Live(live)
     }
+}
+
+/// What a batch cut by time records before its output is sent, so that a crash before
+/// its commit replays the same batch (see [`crate::state::Committer::write_intent`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Intent {
+    /// Its name in the state: unique per source and batch.
+    pub name: String,
+    /// What the source needs to cut the batch again.
+    pub value: Vec<u8>,
+    /// Intents left from before that will never be replayed: removed by this batch's
+    /// commit too.
+    pub retire: Vec<String>,
 }
 
 /// Runs micro-batches from one source through the pipeline into a sink.
@@ -110,13 +125,15 @@ impl<'a> Runner<'a> {
     /// Prices one micro-batch and commits it with `position`, the opaque resume point of
     /// `source` after these inputs. Returns the batch's counters.
     pub fn batch(&mut self, inputs: &[Input], source: &str, position: Vec<u8>) -> Result<Stats> {
-        self.run(inputs, vec![(source.to_owned(), position)])
+        self.run(inputs, vec![(source.to_owned(), position)], None)
     }
 
     /// Like [`Runner::batch`] for a source with several positions (a Kafka topic's
-    /// partitions): each `(source, position)` commits with the batch.
-    pub fn batch_at(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>) -> Result<Stats> {
-        self.run(inputs, positions)
+    /// partitions) whose batches are cut by time: each `(source, position)` commits with
+    /// the batch, and `intent` is written durably before any of its output is sent, and
+    /// removed by its commit (see [`crate::state::Committer::write_intent`]).
+    pub fn batch_at(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>, intent: &Intent) -> Result<Stats> {
+        self.run(inputs, positions, Some(intent))
     }
 
     /// Waits until the commit in flight has landed: everything priced so far is durable.
@@ -141,12 +158,12 @@ impl<'a> Runner<'a> {
             self.wait()?;
             return Ok(false);
         }
-        self.run(&[], Vec::new())?;
+        self.run(&[], Vec::new(), None)?;
         self.wait()?;
         Ok(true)
     }
 
-    fn run(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>) -> Result<Stats> {
+    fn run(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>, intent: Option<&Intent>) -> Result<Stats> {
         let started = std::time::Instant::now();
         // One span per micro-batch: what is logged while it runs carries it, and with
         // RUST_LOG=debug its close is logged with the batch's counts.
@@ -183,6 +200,9 @@ impl<'a> Runner<'a> {
             shadows.iter().zip(&shadow_sets).map(|(s, set)| ShadowSpec { kind: &s.kind, plugins: set }).collect();
         let extra = extra(work.as_ref(), &specs);
         let mut out = self.pipeline.process_with(self.state, plugins, inputs, &now_rfc3339(), &extra)?;
+        if let Some(intent) = intent {
+            self.state.write_intent(&intent.name, &intent.value).context("recording a batch's intent")?;
+        }
         let durable = self.sink.write_batch(&mut out).context("writing output records")?;
         if let Some(ops) = self.ops {
             ops.after_batch(&out, &shadows, plugins, started.elapsed());
@@ -190,6 +210,9 @@ impl<'a> Runner<'a> {
         let mut pending = std::mem::take(&mut out.pending);
         for (source, position) in positions {
             pending.set_position(&source, position);
+        }
+        for name in intent.into_iter().flat_map(|i| std::iter::once(&i.name).chain(&i.retire)) {
+            pending.retire_intent(name);
         }
         self.wait()?;
         let committer = self.state.committer();

@@ -14,6 +14,7 @@
 //! | `history` | `departure\0version(u64 BE)` | the versions written before `log` existed, in the same form without the link |
 //! | `from_prices` | product | current [`ProductPrice`] (JSON) |
 //! | `meta` | `position/<source>` | input position consumed |
+//! | `meta` | `intent/<name>` | what a batch consumed, written before its output is sent and removed by its commit (see [`Committer::write_intent`]) |
 //! | `meta` | `rules/<id>` | a rule set (JSON), named by id in history (see `rules.rs`) |
 //!
 //! Price versions are what the engine writes most. `log` keys them in commit order: `at`
@@ -432,11 +433,33 @@ impl Committer {
     /// Every stored input position whose source name starts with `prefix`, as
     /// (source, position) pairs in source order.
     pub fn positions(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        self.listed("position/", prefix)
+    }
+
+    /// Every batch intent whose name starts with `prefix` still stored, as (name,
+    /// intent) pairs in name order: the batches whose output may have been sent and
+    /// whose commit has not landed (see [`Committer::write_intent`]).
+    pub fn intents(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        self.listed("intent/", prefix)
+    }
+
+    /// Records, durably, what a batch is about to consume, before any of its output is
+    /// sent; its commit removes it ([`Pending::retire_intent`]). A source that cuts its
+    /// batches by time (a Kafka topic) reads the intents left by a crash and cuts those
+    /// batches again with the same ends. Cut otherwise, the replay could coalesce away a
+    /// version that consumers already received, and they would keep its stale price.
+    pub fn write_intent(&self, name: &str, intent: &[u8]) -> Result<()> {
+        self.meta.insert(format!("intent/{name}"), intent)?;
+        self.db.persist(PersistMode::Buffer)?;
+        Ok(())
+    }
+
+    /// The `meta` entries under `kind` whose names start with `prefix`, as (name, value).
+    fn listed(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let mut out = Vec::new();
-        for kv in self.meta.prefix(format!("position/{prefix}").as_bytes()) {
+        for kv in self.meta.prefix(format!("{kind}{prefix}").as_bytes()) {
             let (k, v) = kv.into_inner()?;
-            let source = String::from_utf8_lossy(&k["position/".len()..]).into_owned();
-            out.push((source, v.to_vec()));
+            out.push((String::from_utf8_lossy(&k[kind.len()..]).into_owned(), v.to_vec()));
         }
         Ok(out)
     }
@@ -644,12 +667,19 @@ pub struct Pending {
     starting: Vec<(String, Arc<[u8]>)>,
     rule_sets: Vec<(u32, Vec<u8>)>,
     positions: Vec<(String, Vec<u8>)>,
+    retired: Vec<String>,
 }
 
 impl Pending {
     /// Records the input position consumed, committed with the state it produced.
     pub fn set_position(&mut self, source: &str, position: Vec<u8>) {
         self.positions.push((source.to_owned(), position));
+    }
+
+    /// Removes the intent `name` ([`Committer::write_intent`]) with this commit: the
+    /// batch it describes is done, or will never be replayed.
+    pub fn retire_intent(&mut self, name: &str) {
+        self.retired.push(name.to_owned());
     }
 
     /// Writes everything as one atomic batch and hands the journal to the OS, so a
@@ -695,6 +725,9 @@ impl Pending {
         }
         for (source, pos) in self.positions {
             b.insert(&state.meta, format!("position/{source}"), pos);
+        }
+        for name in self.retired {
+            b.remove(&state.meta, format!("intent/{name}"));
         }
         b.commit()?;
         state.db.persist(PersistMode::Buffer)?;
