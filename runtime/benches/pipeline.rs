@@ -183,13 +183,13 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
     let stream = &lines[load_lines..];
     let mut latencies: Vec<(f64, usize)> = Vec::new();
     // Batches whose records are not yet known durable: when each started, its events.
-    // A batch's commit lands during the next batch, in order, so the oldest is next.
+    // Commits land in batch order, so the oldest is next.
     let mut in_flight = std::collections::VecDeque::new();
     let mut landed = |runner: &mut Runner<'_>, in_flight: &mut std::collections::VecDeque<(Instant, usize)>| {
-        if let Some(at) = runner.take_durable_at()
-            && let Some((t, n)) = in_flight.pop_front()
-        {
-            latencies.push((at.duration_since(t).as_secs_f64() * 1e3, n));
+        for at in runner.take_durable_at() {
+            if let Some((t, n)) = in_flight.pop_front() {
+                latencies.push((at.duration_since(t).as_secs_f64() * 1e3, n));
+            }
         }
     };
     for chunk in stream.chunks(args.batch_size) {

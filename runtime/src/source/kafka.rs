@@ -504,11 +504,15 @@ fn pipeline_loop(
     let mut stats = Stats::default();
     let mut consumed = Progress::default();
     progress(consumed);
-    // The offsets of the batch whose commit is in flight.
-    let mut in_flight: Option<BTreeMap<i32, i64>> = None;
-    let landed = |offsets: Option<BTreeMap<i32, i64>>| {
-        if let Some(offsets) = offsets {
-            lock(&shared.landed).extend(offsets);
+    // The offsets of the batches whose commits are in flight, oldest first.
+    let mut in_flight: VecDeque<BTreeMap<i32, i64>> = VecDeque::new();
+    // Reports the offsets of the batches whose commits have landed: all but the last
+    // `runner.in_flight()`.
+    let landed = |in_flight: &mut VecDeque<BTreeMap<i32, i64>>, runner: &Runner<'_>| {
+        while in_flight.len() > runner.in_flight() {
+            if let Some(offsets) = in_flight.pop_front() {
+                lock(&shared.landed).extend(offsets);
+            }
         }
     };
     loop {
@@ -524,23 +528,23 @@ fn pipeline_loop(
                 consumed.lines += inputs.len() as u64;
                 consumed.bytes += inputs.iter().map(|i| i.text.len() as u64).sum::<u64>();
                 stats.add(&runner.batch_at(&inputs, positions, &intent)?);
-                // A batch starts its commit only after the previous one's has landed.
-                landed(in_flight.replace(next));
+                in_flight.push_back(next);
+                landed(&mut in_flight, runner);
                 progress(consumed);
             }
             Ok(Handoff::Barrier(reply)) => {
                 runner.settle()?;
-                landed(in_flight.take());
+                landed(&mut in_flight, runner);
                 let _ = reply.send(());
             }
             Err(RecvTimeoutError::Timeout) => {
                 // Idle: queued operations' work, and the last commit lands.
                 runner.run_ops()?;
-                landed(in_flight.take());
+                landed(&mut in_flight, runner);
             }
             Ok(Handoff::End) | Err(RecvTimeoutError::Disconnected) => {
                 runner.settle()?;
-                landed(in_flight.take());
+                landed(&mut in_flight, runner);
                 return Ok(stats);
             }
         }
