@@ -46,7 +46,7 @@ fn run(state: &State, plugins: &PluginSet, lines: &[String]) -> BatchOutput {
 
 /// The batch's departure record keys, checked to be distinct.
 fn distinct_keys(out: &BatchOutput) -> BTreeSet<String> {
-    let keys: BTreeSet<String> = out.departures.iter().map(|(key, _)| key.to_string()).collect();
+    let keys: BTreeSet<String> = out.departures.keys().map(str::to_owned).collect();
     assert_eq!(keys.len(), out.departures.len(), "one record per departure");
     keys
 }

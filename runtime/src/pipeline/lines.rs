@@ -67,23 +67,20 @@ impl Lines {
     /// Empties it for the next batch, keeping up to twice the capacity this one used: a
     /// batch is mostly like the last, and a spike's memory is given back after it.
     pub fn clear(&mut self) {
-        self.empty_keeping(self.ndjson.len());
+        self.empty_keeping(self.ndjson.len(), self.keys.len());
     }
 
-    /// Takes the NDJSON out (for a sink that writes it on another thread) and empties
-    /// it for the next batch, which fills `spare` instead: a buffer an earlier batch's
-    /// NDJSON came in, whose pages are still mapped. As after [`Lines::clear`], up to
-    /// twice the room this batch used is kept.
-    pub fn exchange(&mut self, spare: Vec<u8>) -> Vec<u8> {
-        let taken = std::mem::replace(&mut self.ndjson, spare);
-        self.empty_keeping(taken.len());
+    /// Takes every record out, keys too, and leaves `spare` (an earlier batch's, given
+    /// back) emptied in its place, with up to twice the room this batch used.
+    pub fn exchange_all(&mut self, spare: Lines) -> Lines {
+        let taken = std::mem::replace(self, spare);
+        self.empty_keeping(taken.ndjson.len(), taken.keys.len());
         taken
     }
 
-    /// Empties it, keeping room for up to twice `bytes` of JSON and twice the keys and
-    /// records.
-    fn empty_keeping(&mut self, bytes: usize) {
-        let keys = self.keys.len();
+    /// Empties it, keeping room for up to twice `bytes` of records, `keys` bytes of keys
+    /// and the records it had.
+    fn empty_keeping(&mut self, bytes: usize, keys: usize) {
         self.ndjson.clear();
         self.ndjson.shrink_to(bytes.saturating_mul(2));
         self.keys.clear();
@@ -92,9 +89,104 @@ impl Lines {
     }
 }
 
+/// A batch's departure price records, kept in their stored form
+/// ([`PriceRef::write_stored`](crate::state::PriceRef::write_stored)) and rendered as
+/// JSON when read.
+///
+/// The pricing thread bounds throughput, and rendering each record's JSON took about a
+/// tenth of it. It writes each version's stored form anyway (for `log`), so the records
+/// are that form, and the file sink renders them on its writer thread, beside the
+/// pricing of the next batch. [`PriceLines::json`] renders in place (the Kafka sink).
+#[derive(Clone, Debug, Default)]
+pub struct PriceLines {
+    records: Lines,
+    /// The JSON of each rule set the records name, by id: a batch names one or a few.
+    rules: Vec<(u32, Vec<u8>)>,
+}
+
+impl PriceLines {
+    /// Adds departure `key`'s version, whose stored form `write` appends to the buffer
+    /// it is given, naming rule set `rule_set` whose JSON is `rules_json`. Returns the
+    /// stored form.
+    pub fn push_with(
+        &mut self,
+        key: &str,
+        (rule_set, rules_json): (u32, &[u8]),
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> &[u8] {
+        if !self.rules.iter().any(|(id, _)| *id == rule_set) {
+            self.rules.push((rule_set, rules_json.to_vec()));
+        }
+        let start = self.records.ndjson.len();
+        self.records.push_with(key, write);
+        let end = self.records.ndjson.len() - 1;
+        &self.records.ndjson[start..end]
+    }
+
+    /// How many records.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Every record's key, in the order added.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.records.iter().map(|(key, _)| key)
+    }
+
+    /// Every record as (key, JSON), in the order added, each rendered into one buffer
+    /// in turn; stops at the first error, of `f` or of a record that cannot be read.
+    pub fn json(&self, mut f: impl FnMut(&str, &[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        let mut json = Vec::new();
+        for (key, stored) in self.records.iter() {
+            json.clear();
+            self.render(key, stored, &mut json)?;
+            f(key, &json)?;
+        }
+        Ok(())
+    }
+
+    /// Appends every record's JSON, each followed by a newline: the NDJSON to append to a
+    /// file.
+    pub fn write_ndjson(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        for (key, stored) in self.records.iter() {
+            self.render(key, stored, out)?;
+            out.push(b'\n');
+        }
+        Ok(())
+    }
+
+    fn render(&self, key: &str, stored: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+        let rules = |id: u32| self.rules.iter().find(|(r, _)| *r == id).map(|(_, json)| json.as_slice());
+        crate::state::write_stored_json(key, stored, rules, out)
+    }
+
+    /// Empties it for the next batch, keeping room as [`Lines::clear`] does.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.rules.clear();
+    }
+
+    /// Takes every record out (for a sink that renders them on another thread) and
+    /// leaves `spare`, an earlier batch's given back, emptied in its place.
+    pub fn exchange(&mut self, spare: PriceLines) -> PriceLines {
+        let records = self.records.exchange_all(spare.records);
+        PriceLines { records, rules: std::mem::take(&mut self.rules) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::state::{ComponentAmount, DeparturePrice, Status, rules_json};
 
     #[test]
     fn records_read_back_one_by_one_and_as_ndjson() {
@@ -114,18 +206,97 @@ mod tests {
     }
 
     #[test]
-    fn an_exchange_takes_the_ndjson_and_leaves_the_spare_bounded_by_this_batch() {
+    fn an_exchange_takes_every_record_and_leaves_the_spare_bounded_by_this_batch() {
         let mut lines = Lines::default();
         lines.push("P1", b"{\"a\":1}");
-        let spare = Vec::with_capacity(1 << 20);
-        let taken = lines.exchange(spare);
-        assert_eq!(taken, b"{\"a\":1}\n");
+        let spare = Lines { ndjson: Vec::with_capacity(1 << 20), ..Lines::default() };
+        let taken = lines.exchange_all(spare);
+        assert_eq!(taken.iter().collect::<Vec<_>>(), [("P1", &b"{\"a\":1}"[..])]);
         assert!(lines.is_empty() && lines.ndjson().is_empty() && lines.iter().next().is_none());
         assert!((8..=16).contains(&lines.ndjson.capacity()), "{} bytes kept", lines.ndjson.capacity());
         lines.push("P2", b"{}");
         assert_eq!(lines.iter().collect::<Vec<_>>(), [("P2", &b"{}"[..])]);
-        assert_eq!(lines.ndjson(), b"{}\n", "the next batch fills the spare");
-        assert_eq!(lines.exchange(Vec::new()), b"{}\n");
+        assert_eq!(lines.exchange_all(Lines::default()).ndjson(), b"{}\n");
         assert!(lines.ndjson().is_empty());
+    }
+
+    fn version(product: &str, amount: i64, cause: &str) -> DeparturePrice {
+        DeparturePrice {
+            product: product.into(),
+            city: "SHA".into(),
+            date: "2026-12-01".into(),
+            status: Status::Available,
+            price: Some(amount),
+            reason: None,
+            currency: "CNY".into(),
+            components: vec![
+                ComponentAmount { kind: "flight".into(), amount: amount - 100 },
+                ComponentAmount { kind: "hotel\"x".into(), amount: 100 },
+            ],
+            rules: BTreeMap::from([("flight".to_owned(), "flight@1.0.0+1a2b3c4d".to_owned())]),
+            version: 3,
+            cause: cause.into(),
+            event_ts: "2026-11-22T10:00:00Z".into(),
+            priced_at: "2026-11-22T10:00:00.004Z".into(),
+        }
+    }
+
+    /// Pushes `p` stored, naming rule set `id`, and returns the JSON it should render as.
+    fn push(lines: &mut PriceLines, p: &DeparturePrice, id: u32) -> Vec<u8> {
+        let mut rules = Vec::new();
+        let r = p.borrowed(&mut rules);
+        let json = rules_json(r.rules);
+        let stored = lines.push_with(&r.key(), (id, &json), |out| r.write_stored(id, out)).to_vec();
+        let mut expected = Vec::new();
+        r.write_stored(id, &mut expected);
+        assert_eq!(stored, expected, "push returns the stored form");
+        let mut expected = Vec::new();
+        r.write_json(&json, &mut expected);
+        expected
+    }
+
+    #[test]
+    fn price_records_render_as_the_json_of_the_versions_they_store() {
+        let mut lines = PriceLines::default();
+        let mut other_rules = version("P2", 900, "e-2");
+        other_rules.rules.insert("hotel".into(), "hotel@2.0.0+00ff00ff".into());
+        let expected = [push(&mut lines, &version("P1", 1_000, "e-1"), 1), push(&mut lines, &other_rules, 7)];
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.keys().collect::<Vec<_>>(), ["P1:SHA:2026-12-01", "P2:SHA:2026-12-01"]);
+        let mut rendered = Vec::new();
+        lines
+            .json(|key, json| {
+                rendered.push((key.to_owned(), json.to_vec()));
+                Ok(())
+            })
+            .expect("renders");
+        assert_eq!(rendered[0], ("P1:SHA:2026-12-01".to_owned(), expected[0].clone()));
+        assert_eq!(rendered[1].1, expected[1]);
+        let parsed: DeparturePrice = serde_json::from_slice(&rendered[1].1).expect("json");
+        assert_eq!(parsed, other_rules, "the JSON is the owned record's");
+        let mut ndjson = Vec::new();
+        lines.write_ndjson(&mut ndjson).expect("renders");
+        assert_eq!(ndjson, [&expected[0][..], b"\n", &expected[1][..], b"\n"].concat());
+
+        let taken = lines.exchange(PriceLines::default());
+        assert!(lines.is_empty() && lines.rules.is_empty());
+        assert_eq!(taken.len(), 2, "the rule sets go with the records");
+        taken.write_ndjson(&mut Vec::new()).expect("renders where it was taken");
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_rendered_is_an_error_naming_it() {
+        let mut lines = PriceLines::default();
+        lines.push_with("P1:SHA:2026-12-01", (1, b"{}"), |out| out.extend_from_slice(&[0, 9, 9]));
+        let error = lines.write_ndjson(&mut Vec::new()).expect_err("cut");
+        assert!(error.to_string().contains("record of P1:SHA:2026-12-01"), "{error}");
+
+        let mut lines = PriceLines::default();
+        let mut rules = Vec::new();
+        let p = version("P1", 1_000, "e-1");
+        let r = p.borrowed(&mut rules);
+        lines.push_with("P1", (1, b"{}"), |out| r.write_stored(1, out));
+        let error = lines.json(|_, _| Ok(())).expect_err("no city or date");
+        assert!(error.to_string().contains("not a departure key"), "{error}");
     }
 }

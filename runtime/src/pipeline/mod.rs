@@ -15,7 +15,7 @@ mod restore;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use lines::Lines;
+pub use lines::{Lines, PriceLines};
 
 use serde::Serialize;
 
@@ -282,8 +282,8 @@ impl Stats {
 /// What a batch produced.
 #[derive(Default)]
 pub struct BatchOutput {
-    /// New departure price versions ([`DeparturePrice`] JSON), in key order.
-    pub departures: Lines,
+    /// New departure price versions (rendered as [`DeparturePrice`] JSON), in key order.
+    pub departures: PriceLines,
     /// New product starting prices ([`ProductPrice`] JSON), in key order.
     pub products: Lines,
     /// Rejected inputs, in input order.
@@ -305,7 +305,13 @@ impl BatchOutput {
     /// The departure price records, decoded.
     #[must_use]
     pub fn departure_prices(&self) -> Vec<DeparturePrice> {
-        self.departures.iter().filter_map(|(_, json)| serde_json::from_slice(json).ok()).collect()
+        let mut prices = Vec::new();
+        // Records this batch wrote always render; one that did not would be left out.
+        let _ = self.departures.json(|_, json| {
+            prices.extend(serde_json::from_slice(json).ok());
+            Ok(())
+        });
+        prices
     }
 
     /// The product price records, decoded.
@@ -327,7 +333,7 @@ pub enum PipelineError {
 pub struct Pipeline {
     config: PipelineConfig,
     /// The last batch's departure lines, emptied, for the next batch to fill.
-    spare: Mutex<Lines>,
+    spare: Mutex<PriceLines>,
     /// The last batch's pricing tables, emptied, for the next batch to fill.
     scratch: Mutex<price::Scratch>,
 }
@@ -426,7 +432,7 @@ impl Pipeline {
 
 /// Empties `v`, keeping room for up to twice the entries it held: a batch is mostly like
 /// the last, and a spike's memory is given back after it.
-fn empty_keeping<T>(v: &mut Vec<T>) {
+pub(crate) fn empty_keeping<T>(v: &mut Vec<T>) {
     let used = v.len();
     v.clear();
     v.shrink_to(used.saturating_mul(2));

@@ -122,7 +122,6 @@ pub(crate) fn price_affected(
     }
 
     let mut rules = Vec::new();
-    let mut scratch = Vec::new();
     // The product and cause of the last version written. Runs of one product's
     // departures with one cause are the common case: they need no lookup in `touched`.
     let mut last = (String::new(), u32::MAX);
@@ -152,8 +151,8 @@ pub(crate) fn price_affected(
         }
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
         let rule_set = writer.rule_set(price.rules)?;
-        emit_price(out, &job.id, &price, rule_set, cause, &mut scratch);
-        writer.put_price(job.slot, offer, &scratch)?;
+        let stored = emit_price(out, &job.id, &price, rule_set, cause);
+        writer.put_price(job.slot, offer, stored)?;
     }
     Ok(())
 }
@@ -171,28 +170,26 @@ fn id_prefix(id: &str) -> [u64; 3] {
 }
 
 /// Adds a new departure price version made by `cause` to the batch's output, under
-/// `key` (the departure's id, `price.key()`), and leaves in `stored` its history value,
-/// which names its rules by the id of `rule_set` ([`Writer::rule_set`]: its id and
-/// JSON), for [`Writer::put_price`]. Storing is left to the caller: `price` borrows the
-/// offer that `put_price` takes.
+/// `key` (the departure's id, `price.key()`), and returns its history value, which
+/// names its rules by the id of `rule_set` ([`Writer::rule_set`]: its id and JSON), for
+/// [`Writer::put_price`]. Storing is left to the caller: `price` borrows the offer that
+/// `put_price` takes.
 ///
-/// `stored` can be one buffer for the caller's whole batch: `put_price` copies it into
-/// its product's `log` entry, so no version needs a buffer of its own.
-pub(super) fn emit_price(
-    out: &mut BatchOutput,
+/// The output record is that history value itself ([`PriceLines`](super::PriceLines)): `put_price` copies
+/// it into its product's `log` entry, so no version needs a buffer of its own, and its
+/// JSON is rendered by whoever reads it.
+pub(super) fn emit_price<'o>(
+    out: &'o mut BatchOutput,
     key: &str,
     price: &PriceRef<'_>,
-    (rule_set, rules_json): (u32, &[u8]),
+    rule_set: (u32, &[u8]),
     cause: &Cause,
-    stored: &mut Vec<u8>,
-) {
+) -> &'o [u8] {
     if let Some(ms) = cause.ts_ms {
         out.caused_at_ms.push(ms);
     }
-    out.departures.push_with(key, |json| price.write_json(rules_json, json));
     out.stats.departure_records += 1;
-    stored.clear();
-    price.write_stored(rule_set, stored);
+    out.departures.push_with(key, rule_set, |stored| price.write_stored(rule_set.0, stored))
 }
 
 /// Recomputes the starting prices of the `touched` products and emits those that

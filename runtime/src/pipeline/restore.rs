@@ -37,9 +37,8 @@ pub(crate) fn restore(
         out.stats.restored += 1;
         let key: Arc<str> = Arc::from(price.key());
         let rule_set = writer.rule_set(price.rules)?;
-        let mut stored = Vec::new();
-        emit_price(out, &key, &price, rule_set, cause, &mut stored);
-        writer.put_price(slot, offer, &stored)?;
+        let stored = emit_price(out, &key, &price, rule_set, cause);
+        writer.put_price(slot, offer, stored)?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use serde::Serialize;
 
 use super::{Durable, Sink};
-use crate::pipeline::BatchOutput;
+use crate::pipeline::{BatchOutput, PriceLines, empty_keeping};
 
 /// The embedded default's sink.
 pub struct FileSink {
@@ -26,13 +26,13 @@ pub struct FileSink {
 }
 
 /// One batch's departure prices for the writer thread, and where to say it is done.
-type Job = (Vec<u8>, mpsc::SyncSender<std::io::Result<()>>);
+type Job = (PriceLines, mpsc::SyncSender<std::io::Result<()>>);
 
 /// The departure prices file, owned by its writer thread.
 struct Departures {
     jobs: Option<mpsc::Sender<Job>>,
-    /// Written buffers, emptied, for the next batch to fill: their pages stay mapped.
-    spare: mpsc::Receiver<Vec<u8>>,
+    /// Written batches' records, for the next batch to fill: their pages stay mapped.
+    spare: mpsc::Receiver<PriceLines>,
     /// Jobs sent by [`Sink::write`], waited for by [`Sink::flush`].
     unflushed: Vec<mpsc::Receiver<std::io::Result<()>>>,
     thread: Option<JoinHandle<()>>,
@@ -48,29 +48,34 @@ impl Departures {
             // appended after it would leave a broken line inside the file, where the
             // next start (which cuts a partial last line) would not find it.
             let mut failed: Option<String> = None;
-            for (mut bytes, done) in queue {
+            // The rendered JSON, its room kept from batch to batch.
+            let mut ndjson = Vec::new();
+            for (records, done) in queue {
                 let written = match &failed {
                     Some(why) => {
                         Err(std::io::Error::other(format!("not written after an earlier batch's write failed: {why}")))
                     }
-                    None => file.write_all(&bytes).and_then(|()| file.flush()),
+                    None => records
+                        .write_ndjson(&mut ndjson)
+                        .and_then(|()| file.write_all(&ndjson))
+                        .and_then(|()| file.flush()),
                 };
                 if let Err(e) = &written {
                     failed.get_or_insert_with(|| e.to_string());
                 }
                 // Whoever waited may be gone (a runner stopped by an error): nothing to tell.
                 let _ = done.send(written);
-                bytes.clear();
-                let _ = give_back.try_send(bytes);
+                empty_keeping(&mut ndjson);
+                let _ = give_back.try_send(records);
             }
         })?;
         Ok(Departures { jobs: Some(jobs), spare, unflushed: Vec::new(), thread: Some(thread) })
     }
 
-    /// Queues `bytes`; the receiver says when they are written and flushed.
-    fn send(&mut self, bytes: Vec<u8>) -> std::io::Result<mpsc::Receiver<std::io::Result<()>>> {
+    /// Queues `records`; the receiver says when they are written and flushed.
+    fn send(&mut self, records: PriceLines) -> std::io::Result<mpsc::Receiver<std::io::Result<()>>> {
         let (done, written) = mpsc::sync_channel(1);
-        self.jobs.as_ref().and_then(|jobs| jobs.send((bytes, done)).ok()).ok_or_else(stopped)?;
+        self.jobs.as_ref().and_then(|jobs| jobs.send((records, done)).ok()).ok_or_else(stopped)?;
         Ok(written)
     }
 }
@@ -174,7 +179,7 @@ impl FileSink {
 impl Sink for FileSink {
     /// Copies the departure prices: [`Sink::write_batch`] takes them instead.
     fn write(&mut self, batch: &BatchOutput) -> std::io::Result<()> {
-        let written = self.departures.send(batch.departures.ndjson().to_vec())?;
+        let written = self.departures.send(batch.departures.clone())?;
         self.departures.unflushed.push(written);
         self.write_small(batch)
     }
@@ -202,11 +207,39 @@ impl Sink for FileSink {
 mod tests {
     use super::*;
 
+    use crate::state::{DeparturePrice, Status, rules_json};
+
+    fn record(n: u32) -> DeparturePrice {
+        DeparturePrice {
+            product: format!("P{n}"),
+            city: "SHA".into(),
+            date: "2026-12-01".into(),
+            status: Status::Available,
+            price: Some(i64::from(n)),
+            reason: None,
+            currency: "CNY".into(),
+            components: Vec::new(),
+            rules: std::collections::BTreeMap::new(),
+            version: 1,
+            cause: format!("e-{n}"),
+            event_ts: "2026-11-22T10:00:00Z".into(),
+            priced_at: "2026-11-22T10:00:00.004Z".into(),
+        }
+    }
+
+    /// Batch `n`: one departure price (stored, rendered by the sink) and one product price.
     fn batch(n: u32) -> BatchOutput {
         let mut out = BatchOutput::default();
-        out.departures.push(&format!("P{n}"), format!("{{\"n\":{n}}}").as_bytes());
+        let (p, mut rules) = (record(n), Vec::new());
+        let r = p.borrowed(&mut rules);
+        out.departures.push_with(&r.key(), (1, &rules_json(r.rules)), |stored| r.write_stored(1, stored));
         out.products.push(&format!("P{n}"), b"{}");
         out
+    }
+
+    /// The departure prices file's lines of batches `ns`.
+    fn lines(ns: std::ops::Range<u32>) -> String {
+        ns.map(|n| serde_json::to_string(&record(n)).expect("json") + "\n").collect()
     }
 
     /// The writer thread takes each batch's departure prices and writes them in batch
@@ -221,24 +254,24 @@ mod tests {
         for n in 0..3 {
             let mut out = batch(n);
             durables.push(sink.write_batch(&mut out).expect("writes"));
-            assert!(out.departures.is_empty() && out.departures.ndjson().is_empty(), "taken by the sink");
+            assert!(out.departures.is_empty(), "taken by the sink");
             assert_eq!(out.products.len(), 1, "product prices are written in place");
         }
         for durable in durables {
             durable.wait().expect("durable");
         }
-        assert_eq!(read("departure-prices.ndjson"), "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+        assert_eq!(read("departure-prices.ndjson"), lines(0..3), "rendered by the writer thread");
         assert_eq!(read("product-prices.ndjson"), "{}\n{}\n{}\n");
 
         let out = batch(3);
         sink.write(&out).expect("writes");
         assert_eq!(out.departures.len(), 1, "write copies");
         sink.flush().expect("flushes");
-        assert!(read("departure-prices.ndjson").ends_with("{\"n\":2}\n{\"n\":3}\n"));
+        assert_eq!(read("departure-prices.ndjson"), lines(0..4));
 
         let durable = sink.write_batch(&mut batch(4)).expect("writes");
         drop(sink);
-        assert!(read("departure-prices.ndjson").ends_with("{\"n\":3}\n{\"n\":4}\n"), "written before the drop ends");
+        assert_eq!(read("departure-prices.ndjson"), lines(0..5), "written before the drop ends");
         durable.wait().expect("told it was written");
     }
 

@@ -115,9 +115,7 @@ fn dead_letter_headers(d: &DeadLetter) -> OwnedHeaders {
 
 impl Sink for KafkaSink {
     fn write(&mut self, batch: &BatchOutput) -> std::io::Result<()> {
-        for (key, json) in batch.departures.iter() {
-            self.send(BaseRecord::to(&self.departures).key(key).payload(json))?;
-        }
+        batch.departures.json(|key, json| self.send(BaseRecord::to(&self.departures).key(key).payload(json)))?;
         for (key, json) in batch.products.iter() {
             self.send(BaseRecord::to(&self.products).key(key).payload(json))?;
         }

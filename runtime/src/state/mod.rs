@@ -41,7 +41,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use records::Stored;
 pub use records::{
     BoundComponent, ComponentAmount, DeparturePrice, DepartureRecord, PriceRef, ProductPrice, ProductRecord,
-    QuoteRecord, Status,
+    QuoteRecord, Status, rules_json, write_stored_json,
 };
 use rules::RuleSets;
 use serde::Serialize;

@@ -202,6 +202,57 @@ impl Stored {
     }
 }
 
+/// A component amount of a [`Compact`] value, borrowed from its bytes.
+#[derive(Deserialize)]
+struct ComponentRef<'a> {
+    kind: &'a str,
+    amount: i64,
+}
+
+/// A [`Compact`] value borrowed from its bytes: decoding allocates only the components'
+/// list.
+type CompactRef<'a> =
+    (Status, Option<i64>, Option<&'a str>, &'a str, Vec<ComponentRef<'a>>, u32, u64, &'a str, &'a str, &'a str);
+
+/// Appends the JSON of departure `key`'s (`PRODUCT:CITY:DATE`) version stored as
+/// `stored` (compact: [`PriceRef::write_stored`]), given `rules_json`, the JSON of each
+/// rule set by id: the same bytes as [`PriceRef::write_json`] of the version. Lets the
+/// pipeline keep a batch's records in their stored form and a sink render them on
+/// another thread. Fails, writing nothing, on bytes that are not a compact value, an
+/// unknown rule set or a key without its three parts.
+pub fn write_stored_json<'r>(
+    key: &str,
+    stored: &[u8],
+    rules_json: impl FnOnce(u32) -> Option<&'r [u8]>,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("record of {key}: {why}"));
+    let (product, city, date) = super::departure_parts(key).ok_or_else(|| invalid("not a departure key".into()))?;
+    let Some((&COMPACT_TAG, rest)) = stored.split_first() else {
+        return Err(invalid("not a compact stored version".into()));
+    };
+    let (status, price, reason, currency, components, rule_set, version, cause, event_ts, priced_at): CompactRef<'_> =
+        postcard::from_bytes(rest).map_err(|e| invalid(e.to_string()))?;
+    let rules = rules_json(rule_set).ok_or_else(|| invalid(format!("rule set {rule_set} unknown")))?;
+    let price = PriceRef {
+        product,
+        city,
+        date,
+        status,
+        price,
+        reason,
+        currency,
+        components: &[],
+        rules: &[],
+        version,
+        cause,
+        event_ts,
+        priced_at,
+    };
+    price.write_json_with(components.iter().map(|c| (c.kind, c.amount)), rules, out);
+    Ok(())
+}
+
 /// The JSON of a rule set given as sorted (kind, rules) pairs, each kind once: that of
 /// the `BTreeMap` of them.
 #[must_use]
@@ -300,6 +351,17 @@ impl PriceRef<'_> {
     /// which the writer keeps per rule set): the bytes serde_json writes for the owned
     /// [`DeparturePrice`] with the same fields, written without serde (see `json.rs`).
     pub fn write_json(&self, rules_json: &[u8], out: &mut Vec<u8>) {
+        self.write_json_with(self.components.iter().map(|c| (&*c.kind, c.amount)), rules_json, out);
+    }
+
+    /// [`PriceRef::write_json`] with the components given apart (`self.components` is
+    /// not read).
+    fn write_json_with<'c>(
+        &self,
+        components: impl Iterator<Item = (&'c str, i64)>,
+        rules_json: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         json::string_member(out, b"{\"product\":", self.product);
         json::string_member(out, b",\"city\":", self.city);
         json::string_member(out, b",\"date\":", self.date);
@@ -313,9 +375,9 @@ impl PriceRef<'_> {
         }
         json::string_member(out, b",\"currency\":", self.currency);
         out.extend_from_slice(b",\"components\":[");
-        for (i, c) in self.components.iter().enumerate() {
-            json::string_member(out, if i == 0 { b"{\"kind\":" } else { b",{\"kind\":" }, &c.kind);
-            json::int_member(out, b",\"amount\":", c.amount);
+        for (i, (kind, amount)) in components.enumerate() {
+            json::string_member(out, if i == 0 { b"{\"kind\":" } else { b",{\"kind\":" }, kind);
+            json::int_member(out, b",\"amount\":", amount);
             out.push(b'}');
         }
         out.extend_from_slice(b"],\"rules\":");
