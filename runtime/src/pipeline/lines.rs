@@ -1,9 +1,11 @@
-//! A batch's output records of one kind, as NDJSON in one buffer.
+//! A batch's output records of one kind in one buffer: product prices as NDJSON
+//! ([`Lines`]), departure prices in their stored form, rendered as JSON when read
+//! ([`PriceLines`]).
 //!
 //! A batch emits hundreds of thousands of departure prices. Held one allocation per
 //! record, they cost an allocation, a copy out of the encoder's buffer and a free each,
 //! and the file sink copied them once more into its writer. Here the encoder writes each
-//! record straight into the buffer, the file sink writes the buffer in one call, and the
+//! record straight into the buffer, the file sink writes it on its own thread, and the
 //! pipeline hands the emptied buffer to its next batch ([`Pipeline::recycle`](super::Pipeline::recycle)),
 //! so its pages stay mapped instead of being faulted in and zeroed again each batch.
 //! Keys are copied into one buffer too: held as shared ids, each record cost a count
@@ -99,6 +101,7 @@ impl Lines {
 /// pricing of the next batch. [`PriceLines::json`] renders in place (the Kafka sink).
 #[derive(Clone, Debug, Default)]
 pub struct PriceLines {
+    /// Laid out as [`Lines`], each line a stored form instead of JSON (its newline unread).
     records: Lines,
     /// The JSON of each rule set the records name, by id: a batch names one or a few.
     rules: Vec<(u32, Vec<u8>)>,
