@@ -49,8 +49,9 @@ fn position(state: &State) -> Option<u64> {
     state.position("t").expect("reads").map(|p| u64::from_le_bytes(p.try_into().expect("8 bytes")))
 }
 
-#[test]
-fn a_batch_durable_first_commits_after_the_batch_before_it() {
+/// Runs batches 1 and 2 (positions 1 and 2 of source `t`) into a gated sink, then
+/// `check` with the state, the runner and each batch's gate.
+fn two_batches(check: impl FnOnce(&State, &mut Runner<'_>, &[mpsc::SyncSender<std::io::Result<()>>])) {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = State::open(dir.path()).expect("state");
     let (plugins, pipeline) = (PluginSet::default(), Pipeline::new(PipelineConfig::default()));
@@ -58,33 +59,33 @@ fn a_batch_durable_first_commits_after_the_batch_before_it() {
     let mut runner = Runner::new(&state, &plugins, &pipeline, &mut sink);
     runner.batch(&line(1), "t", 1u64.to_le_bytes().to_vec()).expect("batch 1");
     runner.batch(&line(2), "t", 2u64.to_le_bytes().to_vec()).expect("batch 2");
-    assert_eq!(runner.in_flight(), 2, "both commits in flight: the second batch did not wait for the first");
+    check(&state, &mut runner, &gates);
+}
 
-    gates[1].send(Ok(())).expect("gate");
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(position(&state), None, "batch 2 committed before batch 1");
+#[test]
+fn a_batch_durable_first_commits_after_the_batch_before_it() {
+    two_batches(|state, runner, gates| {
+        assert_eq!(runner.in_flight(), 2, "both commits in flight: the second batch did not wait for the first");
+        gates[1].send(Ok(())).expect("gate");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(position(state), None, "batch 2 committed before batch 1");
 
-    gates[0].send(Ok(())).expect("gate");
-    runner.settle().expect("both land");
-    assert_eq!((runner.in_flight(), position(&state)), (0, Some(2)));
-    assert_eq!(runner.take_durable_at().len(), 2, "a durable time for each batch");
+        gates[0].send(Ok(())).expect("gate");
+        runner.settle().expect("both land");
+        assert_eq!((runner.in_flight(), position(state)), (0, Some(2)));
+        assert_eq!(runner.take_durable_at().len(), 2, "a durable time for each batch");
+    });
 }
 
 #[test]
 fn a_failed_commit_fails_the_later_ones_in_flight() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = State::open(dir.path()).expect("state");
-    let (plugins, pipeline) = (PluginSet::default(), Pipeline::new(PipelineConfig::default()));
-    let (mut sink, gates) = gated(2);
-    let mut runner = Runner::new(&state, &plugins, &pipeline, &mut sink);
-    runner.batch(&line(1), "t", 1u64.to_le_bytes().to_vec()).expect("batch 1");
-    runner.batch(&line(2), "t", 2u64.to_le_bytes().to_vec()).expect("batch 2");
-    gates[1].send(Ok(())).expect("gate");
-    gates[0].send(Err(std::io::Error::other("disk full"))).expect("gate");
-
-    let first = runner.settle().expect_err("batch 1's records were not written");
-    assert!(format!("{first:#}").contains("disk full"), "{first:#}");
-    let second = runner.settle().expect_err("batch 2 must not land after a gap");
-    assert!(format!("{second:#}").contains("the commit of an earlier batch failed"), "{second:#}");
-    assert_eq!(position(&state), None, "no position past a batch that did not commit");
+    two_batches(|state, runner, gates| {
+        gates[1].send(Ok(())).expect("gate");
+        gates[0].send(Err(std::io::Error::other("disk full"))).expect("gate");
+        let first = runner.settle().expect_err("batch 1's records were not written");
+        assert!(format!("{first:#}").contains("disk full"), "{first:#}");
+        let second = runner.settle().expect_err("batch 2 must not land after a gap");
+        assert!(format!("{second:#}").contains("the commit of an earlier batch failed"), "{second:#}");
+        assert_eq!(position(state), None, "no position past a batch that did not commit");
+    });
 }

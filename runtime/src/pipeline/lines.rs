@@ -186,10 +186,8 @@ impl PriceLines {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::state::{ComponentAmount, DeparturePrice, Status, rules_json};
+    use crate::state::{ComponentAmount, DeparturePrice, rules_json, sample_price};
 
     #[test]
     fn records_read_back_one_by_one_and_as_ndjson() {
@@ -223,25 +221,12 @@ mod tests {
         assert!(lines.ndjson().is_empty());
     }
 
-    fn version(product: &str, amount: i64, cause: &str) -> DeparturePrice {
-        DeparturePrice {
-            product: product.into(),
-            city: "SHA".into(),
-            date: "2026-12-01".into(),
-            status: Status::Available,
-            price: Some(amount),
-            reason: None,
-            currency: "CNY".into(),
-            components: vec![
-                ComponentAmount { kind: "flight".into(), amount: amount - 100 },
-                ComponentAmount { kind: "hotel\"x".into(), amount: 100 },
-            ],
-            rules: BTreeMap::from([("flight".to_owned(), "flight@1.0.0+1a2b3c4d".to_owned())]),
-            version: 3,
-            cause: cause.into(),
-            event_ts: "2026-11-22T10:00:00Z".into(),
-            priced_at: "2026-11-22T10:00:00.004Z".into(),
-        }
+    /// A version with two components, one of whose kinds needs escaping in JSON.
+    fn version(product: &str, amount: i64) -> DeparturePrice {
+        let mut p = sample_price(product, 3, amount);
+        p.components[0].amount = amount - 100;
+        p.components.push(ComponentAmount { kind: "hotel\"x".into(), amount: 100 });
+        p
     }
 
     /// Pushes `p` stored, naming rule set `id`, and returns the JSON it should render as.
@@ -261,9 +246,9 @@ mod tests {
     #[test]
     fn price_records_render_as_the_json_of_the_versions_they_store() {
         let mut lines = PriceLines::default();
-        let mut other_rules = version("P2", 900, "e-2");
+        let mut other_rules = version("P2", 900);
         other_rules.rules.insert("hotel".into(), "hotel@2.0.0+00ff00ff".into());
-        let expected = [push(&mut lines, &version("P1", 1_000, "e-1"), 1), push(&mut lines, &other_rules, 7)];
+        let expected = [push(&mut lines, &version("P1", 1_000), 1), push(&mut lines, &other_rules, 7)];
         assert_eq!(lines.len(), 2);
         assert_eq!(lines.keys().collect::<Vec<_>>(), ["P1:SHA:2026-12-01", "P2:SHA:2026-12-01"]);
         let mut rendered = Vec::new();
@@ -296,7 +281,7 @@ mod tests {
 
         let mut lines = PriceLines::default();
         let mut rules = Vec::new();
-        let p = version("P1", 1_000, "e-1");
+        let p = version("P1", 1_000);
         let r = p.borrowed(&mut rules);
         lines.push_with("P1", (1, b"{}"), |out| r.write_stored(1, out));
         let error = lines.json(|_, _| Ok(())).expect_err("no city or date");

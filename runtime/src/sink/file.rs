@@ -207,24 +207,10 @@ impl Sink for FileSink {
 mod tests {
     use super::*;
 
-    use crate::state::{DeparturePrice, Status, rules_json};
+    use crate::state::{DeparturePrice, rules_json, sample_price};
 
     fn record(n: u32) -> DeparturePrice {
-        DeparturePrice {
-            product: format!("P{n}"),
-            city: "SHA".into(),
-            date: "2026-12-01".into(),
-            status: Status::Available,
-            price: Some(i64::from(n)),
-            reason: None,
-            currency: "CNY".into(),
-            components: Vec::new(),
-            rules: std::collections::BTreeMap::new(),
-            version: 1,
-            cause: format!("e-{n}"),
-            event_ts: "2026-11-22T10:00:00Z".into(),
-            priced_at: "2026-11-22T10:00:00.004Z".into(),
-        }
+        sample_price(&format!("P{n}"), 1, i64::from(n))
     }
 
     /// Batch `n`: one departure price (stored, rendered by the sink) and one product price.

@@ -757,26 +757,33 @@ impl Pending {
     }
 }
 
+/// A version of `product`'s departure from SHA on 2026-12-01 for tests: `amount`, all of
+/// it flight, caused by `e-VERSION`.
+#[cfg(test)]
+pub(crate) fn sample_price(product: &str, version: u64, amount: i64) -> DeparturePrice {
+    DeparturePrice {
+        product: product.into(),
+        city: "SHA".into(),
+        date: "2026-12-01".into(),
+        status: Status::Available,
+        price: Some(amount),
+        reason: None,
+        currency: "CNY".into(),
+        components: vec![ComponentAmount { kind: "flight".into(), amount }],
+        rules: BTreeMap::from([("flight".to_owned(), "flight@1.0.0+1a2b3c4d".to_owned())]),
+        version,
+        cause: format!("e-{version}"),
+        event_ts: "2026-11-22T10:00:00Z".into(),
+        priced_at: "2026-11-22T10:00:00.004Z".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn price(version: u64, amount: i64) -> DeparturePrice {
-        DeparturePrice {
-            product: "P1".into(),
-            city: "SHA".into(),
-            date: "2026-12-01".into(),
-            status: Status::Available,
-            price: Some(amount),
-            reason: None,
-            currency: "CNY".into(),
-            components: vec![ComponentAmount { kind: "flight".into(), amount }],
-            rules: BTreeMap::from([("flight".to_owned(), "flight@1.0.0+1a2b3c4d".to_owned())]),
-            version,
-            cause: format!("e-{version}"),
-            event_ts: "2026-11-22T10:00:00Z".into(),
-            priced_at: "2026-11-22T10:00:00.004Z".into(),
-        }
+        sample_price("P1", version, amount)
     }
 
     fn stored(p: &DeparturePrice) -> Vec<u8> {
