@@ -8,9 +8,9 @@
 //! records durable ([`Durable`]: the file sink writes departure prices on a thread of
 //! its own), then for N-1's commit, then commits. Up to [`COMMITS_IN_FLIGHT`] commits
 //! are in flight; they land in batch order, so the order "output, then state" holds per
-//! batch. A source whose batches are cut by time
-//! (Kafka) also writes each batch's [`Intent`] before its output, so that a crash
-//! before the commit replays the very same batch.
+//! batch. After a failed commit, no later one lands: the runner's caller stops. A
+//! source whose batches are cut by time (Kafka) also writes each batch's [`Intent`]
+//! before its output, so that a crash before the commit replays the very same batch.
 //!
 //! With [`Runner::live`] the plugin set is taken from a [`LivePlugins`] once per batch,
 //! so an operator's swap takes effect at the next batch and never inside one.
