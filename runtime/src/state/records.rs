@@ -158,8 +158,25 @@ const COMPACT_TAG: u8 = 0;
 /// with its rules as a rule-set id (see `state/rules.rs`). About half the bytes of a
 /// [`StoredPrice`]: every byte of a version is written to the journal, the memtable and
 /// a blob file. Fields: status, price, reason, currency, components, rule set, version,
-/// cause, event time, priced time.
-type Compact = (Status, Option<i64>, Option<String>, String, Vec<ComponentAmount>, u32, u64, String, String, String);
+/// cause, event time, priced time. Read borrowing its strings from the bytes: decoding
+/// allocates only the components' list.
+type Compact<'a> =
+    (Status, Option<i64>, Option<&'a str>, &'a str, Vec<ComponentRef<'a>>, u32, u64, &'a str, &'a str, &'a str);
+
+/// A component amount of a [`Compact`] value, borrowed from its bytes.
+#[derive(Deserialize)]
+struct ComponentRef<'a> {
+    kind: &'a str,
+    amount: i64,
+}
+
+/// Decodes a history value in the [`Compact`] form; `None` when it is in the other.
+fn compact(bytes: &[u8]) -> Option<Result<Compact<'_>, postcard::Error>> {
+    match bytes.split_first() {
+        Some((&COMPACT_TAG, rest)) => Some(postcard::from_bytes(rest)),
+        _ => None,
+    }
+}
 
 /// A history value, in either stored form.
 pub(super) enum Stored {
@@ -178,41 +195,28 @@ pub(super) enum Stored {
 impl Stored {
     /// Decodes a history value.
     pub(super) fn decode(bytes: &[u8]) -> Result<Self, postcard::Error> {
-        let Some((&COMPACT_TAG, rest)) = bytes.split_first() else {
+        let Some(compact) = compact(bytes) else {
             return DeparturePrice::from_stored(bytes).map(Stored::Whole);
         };
-        let (status, price, reason, currency, components, rule_set, version, cause, event_ts, priced_at): Compact =
-            postcard::from_bytes(rest)?;
+        let (status, price, reason, currency, components, rule_set, version, cause, event_ts, priced_at) = compact?;
         let price = DeparturePrice {
             product: String::new(),
             city: String::new(),
             date: String::new(),
             status,
             price,
-            reason,
-            currency,
-            components,
+            reason: reason.map(str::to_owned),
+            currency: currency.to_owned(),
+            components: components.iter().map(|c| ComponentAmount { kind: c.kind.into(), amount: c.amount }).collect(),
             rules: BTreeMap::new(),
             version,
-            cause,
-            event_ts,
-            priced_at,
+            cause: cause.to_owned(),
+            event_ts: event_ts.to_owned(),
+            priced_at: priced_at.to_owned(),
         };
         Ok(Stored::Compact { price, rule_set })
     }
 }
-
-/// A component amount of a [`Compact`] value, borrowed from its bytes.
-#[derive(Deserialize)]
-struct ComponentRef<'a> {
-    kind: &'a str,
-    amount: i64,
-}
-
-/// A [`Compact`] value borrowed from its bytes: decoding allocates only the components'
-/// list.
-type CompactRef<'a> =
-    (Status, Option<i64>, Option<&'a str>, &'a str, Vec<ComponentRef<'a>>, u32, u64, &'a str, &'a str, &'a str);
 
 /// Appends the JSON of departure `key`'s (`PRODUCT:CITY:DATE`) version stored as
 /// `stored` (compact: [`PriceRef::write_stored`]), given `rules_json`, the JSON of each
@@ -228,11 +232,9 @@ pub fn write_stored_json<'r>(
 ) -> std::io::Result<()> {
     let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("record of {key}: {why}"));
     let (product, city, date) = super::departure_parts(key).ok_or_else(|| invalid("not a departure key".into()))?;
-    let Some((&COMPACT_TAG, rest)) = stored.split_first() else {
-        return Err(invalid("not a compact stored version".into()));
-    };
-    let (status, price, reason, currency, components, rule_set, version, cause, event_ts, priced_at): CompactRef<'_> =
-        postcard::from_bytes(rest).map_err(|e| invalid(e.to_string()))?;
+    let compact = compact(stored).ok_or_else(|| invalid("not a compact stored version".into()))?;
+    let (status, price, reason, currency, components, rule_set, version, cause, event_ts, priced_at) =
+        compact.map_err(|e| invalid(e.to_string()))?;
     let rules = rules_json(rule_set).ok_or_else(|| invalid(format!("rule set {rule_set} unknown")))?;
     let price = PriceRef {
         product,
