@@ -5,18 +5,20 @@
 //! megabytes, and copying them into the page cache took about a tenth of the pricing
 //! thread, the one that bounds throughput; on the writer thread the copy overlaps the
 //! pricing of the next batch, and the batch's state commits once it is done (see
-//! [`Durable`]). The other two files are small and written in place.
+//! [`Durable`]). It writes them with direct I/O, past the page cache (see `direct.rs`).
+//! The other two files are small and written in place.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use serde::Serialize;
 
+use super::direct::DirectAppend;
 use super::{Durable, Sink};
-use crate::pipeline::{BatchOutput, PriceLines, empty_keeping};
+use crate::pipeline::{BatchOutput, PriceLines};
 
 /// The embedded default's sink.
 pub struct FileSink {
@@ -39,7 +41,7 @@ struct Departures {
 }
 
 impl Departures {
-    fn start(mut file: BufWriter<File>) -> std::io::Result<Self> {
+    fn start(mut file: DirectAppend) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         // One spare is enough: the next batch takes it before the one after is written.
         let (give_back, spare) = mpsc::sync_channel(1);
@@ -48,24 +50,19 @@ impl Departures {
             // appended after it would leave a broken line inside the file, where the
             // next start (which cuts a partial last line) would not find it.
             let mut failed: Option<String> = None;
-            // The rendered JSON, its room kept from batch to batch.
-            let mut ndjson = Vec::new();
             for (records, done) in queue {
                 let written = match &failed {
                     Some(why) => {
                         Err(std::io::Error::other(format!("not written after an earlier batch's write failed: {why}")))
                     }
-                    None => records
-                        .write_ndjson(&mut ndjson)
-                        .and_then(|()| file.write_all(&ndjson))
-                        .and_then(|()| file.flush()),
+                    // Rendered into the file's buffer, which it keeps from batch to batch.
+                    None => records.write_ndjson(file.buffer()).and_then(|()| file.write()),
                 };
                 if let Err(e) = &written {
                     failed.get_or_insert_with(|| e.to_string());
                 }
                 // Whoever waited may be gone (a runner stopped by an error): nothing to tell.
                 let _ = done.send(written);
-                empty_keeping(&mut ndjson);
                 let _ = give_back.try_send(records);
             }
         })?;
@@ -102,12 +99,28 @@ impl Drop for Departures {
 }
 
 fn append(folder: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
-    let path = folder.join(name);
-    let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()));
-    let file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(named)?;
-    drop_partial_line(&file).map_err(named)?;
+    let (file, _) = open_cut(folder, name)?;
     // A batch writes megabytes: 1 MiB writes instead of 8 KiB ones save most syscalls.
     Ok(BufWriter::with_capacity(1 << 20, file))
+}
+
+/// The departure prices file, written with direct I/O (see `direct.rs`).
+fn append_direct(folder: &Path, name: &str) -> std::io::Result<DirectAppend> {
+    let (file, path) = open_cut(folder, name)?;
+    drop(file);
+    DirectAppend::open(&path).map_err(|e| named(&path, e))
+}
+
+/// Opens `name` in `folder` for appending, creating it, and cuts a partial last line.
+fn open_cut(folder: &Path, name: &str) -> std::io::Result<(File, PathBuf)> {
+    let path = folder.join(name);
+    let file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(|e| named(&path, e))?;
+    drop_partial_line(&file).map_err(|e| named(&path, e))?;
+    Ok((file, path))
+}
+
+fn named(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()))
 }
 
 /// A process killed mid-write can leave a last line without its newline. That line
@@ -151,7 +164,7 @@ impl FileSink {
         std::fs::create_dir_all(folder)?;
         let [departures, products, dlq] = Self::FILES;
         Ok(FileSink {
-            departures: Departures::start(append(folder, departures)?)?,
+            departures: Departures::start(append_direct(folder, departures)?)?,
             products: append(folder, products)?,
             dlq: append(folder, dlq)?,
         })

@@ -3,6 +3,7 @@
 //! [`Sink::flush`] returns or, for [`Sink::write_batch`], after the [`Durable`] it
 //! returns is done.
 
+mod direct;
 mod file;
 mod kafka;
 
