@@ -81,6 +81,8 @@ pub(crate) struct Scratch {
     marked: Vec<([u64; 3], Arc<str>, Slot, u32)>,
     jobs: Jobs,
     work: Work,
+    /// The offer the last new version replaced, filled again by the next job.
+    offer: Offer,
 }
 
 /// Prices every marked departure with `plugins` (and again with each shadow candidate,
@@ -98,7 +100,7 @@ pub(crate) fn price_affected(
     touched: &mut BTreeMap<String, Cause>,
     scratch: &mut Scratch,
 ) -> Result<(), StateError> {
-    let Scratch { marked, jobs, work } = scratch;
+    let Scratch { marked, jobs, work, offer } = scratch;
     // The last batch's tables, emptied here rather than at its end, so that an error
     // part-way needs no clean-up. Its marks were drained into as many jobs.
     let priced_last = jobs.list.len();
@@ -127,16 +129,16 @@ pub(crate) fn price_affected(
     let mut last = (String::new(), u32::MAX);
     for job in &jobs.list {
         out.stats.departures_priced += u64::from(job.record.is_some());
-        let mut offer = outcome(job, jobs.results(job));
+        outcome_into(job, jobs.results(job), offer);
         offer.version = match writer.offer(job.slot)? {
-            Some(cur) if cur.same_offer(&offer) => continue,
+            Some(cur) if cur.same_offer(offer) => continue,
             Some(cur) => cur.version + 1,
             None if offer.status == Status::Retired => continue,
             None => 1,
         };
         let cause = &causes[job.cause as usize];
         rules_of(plugins, job, &mut rules);
-        let Some(price) = record(config, job, &offer, &rules, cause, priced_at) else { continue };
+        let Some(price) = record(config, job, offer, &rules, cause, priced_at) else { continue };
         if last.1 != job.cause || last.0 != price.product {
             match touched.get_mut(price.product) {
                 Some(to) if to == cause => {}
@@ -152,7 +154,7 @@ pub(crate) fn price_affected(
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
         let rule_set = writer.rule_set(price.rules)?;
         let stored = emit_price(out, &job.id, &price, rule_set, cause);
-        writer.put_price(job.slot, offer, stored)?;
+        writer.put_price_swap(job.slot, offer, stored)?;
     }
     Ok(())
 }
@@ -489,29 +491,63 @@ fn run_kind(
     Ok(())
 }
 
-/// What a buyer would see of a job: compared with the current offer before anything
-/// else of a record is built, since many re-prices change nothing.
+/// What a buyer would see of a job.
 fn outcome(job: &Job, results: &[Outcome]) -> Offer {
-    let mut offer =
-        Offer { version: 0, status: Status::Retired, price: None, reason: None, components: Vec::new(), at: 0 };
-    let Some(record) = &job.record else { return offer };
-    for (comp, result) in record.components.iter().zip(results) {
+    let mut offer = Offer::default();
+    outcome_into(job, results, &mut offer);
+    offer
+}
+
+/// [`outcome`] written over `offer` (its version and `at` left as they are), compared
+/// with the current offer before anything else of a record is built, since many
+/// re-prices change nothing. `offer` is the one the last new version replaced (see
+/// [`Writer::put_price_swap`]): its components' room is reused, and a kind already in
+/// its place (the common case: a product's departures have the same components) is
+/// kept, not cloned and dropped. Cloning and dropping each version's kinds (reference
+/// counts, a shared atomic each) and its components' vector were about a tenth of
+/// the pricing thread's samples.
+fn outcome_into(job: &Job, results: &[Outcome], offer: &mut Offer) {
+    offer.price = None;
+    let mut reason: Option<&str> = None;
+    let mut n = 0;
+    for (comp, result) in job.record.iter().flat_map(|r| &r.components).zip(results) {
         match result {
             Some(Ok(amount)) => {
-                offer.components.push(ComponentAmount { kind: Arc::clone(&comp.kind), amount: *amount })
+                match offer.components.get_mut(n) {
+                    Some(c) => {
+                        if !Arc::ptr_eq(&c.kind, &comp.kind) {
+                            c.kind = Arc::clone(&comp.kind);
+                        }
+                        c.amount = *amount;
+                    }
+                    None => offer.components.push(ComponentAmount { kind: Arc::clone(&comp.kind), amount: *amount }),
+                }
+                n += 1;
             }
-            Some(Err(reason)) if offer.reason.is_none() => offer.reason = Some(reason.clone()),
+            Some(Err(why)) if reason.is_none() => reason = Some(why),
             _ => {}
         }
     }
-    if offer.reason.is_some() {
+    if job.record.is_none() {
+        offer.status = Status::Retired;
+        offer.reason = None;
+        offer.components.clear();
+    } else if let Some(why) = reason {
         offer.status = Status::Unavailable;
+        match &mut offer.reason {
+            Some(r) => {
+                r.clear();
+                r.push_str(why);
+            }
+            None => offer.reason = Some(why.to_owned()),
+        }
         offer.components.clear();
     } else {
         offer.status = Status::Available;
+        offer.reason = None;
+        offer.components.truncate(n);
         offer.price = Some(round_up_to_unit(subtotal(results).max(0)));
     }
-    offer
 }
 
 /// The (kind, rules) pairs of the plugins that price `job`, sorted by kind, each once.
@@ -602,6 +638,63 @@ fn starting_prices(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A job for a departure priced by `kinds` (none: retired).
+    fn job(kinds: &[&Arc<str>]) -> Job {
+        let record = (!kinds.is_empty()).then(|| {
+            let components = kinds
+                .iter()
+                .map(|k| crate::state::BoundComponent { kind: Arc::clone(k), markup_bp: 0, keys: Vec::new() })
+                .collect();
+            Arc::new(Definition::without_resources(crate::state::DepartureRecord {
+                product: "P1".into(),
+                city: "SHA".into(),
+                date: pricing_sdk::date::Date::parse("2026-12-01").expect("date"),
+                nights: 3,
+                pax: 2,
+                components,
+            }))
+        });
+        Job { id: "P1:SHA:2026-12-01".into(), slot: Slot::at(0), cause: 0, record, first: 0 }
+    }
+
+    /// Whatever offer it fills again (the one the last version replaced), `outcome_into`
+    /// gives the offer a fresh one would: available, unavailable (first reason), retired,
+    /// components left unpriced (no plugin), other kinds, more and fewer components.
+    #[test]
+    fn an_outcome_written_over_a_used_offer_equals_a_fresh_one() {
+        let (flight, hotel, discount): (Arc<str>, Arc<str>, Arc<str>) =
+            ("flight".into(), "hotel".into(), "discount".into());
+        let cases: Vec<(Job, Vec<Outcome>)> = vec![
+            (job(&[&flight, &hotel]), vec![Some(Ok(120_000)), Some(Ok(30_050))]),
+            (job(&[&flight, &hotel, &discount]), vec![Some(Ok(90_000)), Some(Ok(10_000)), Some(Ok(-5_000))]),
+            (job(&[&flight, &hotel]), vec![Some(Err("flight: sold out".into())), Some(Err("hotel: closed".into()))]),
+            (job(&[&hotel, &flight]), vec![Some(Ok(1)), Some(Err("flight: no fare".into()))]),
+            (job(&[]), vec![]),
+            (job(&[&hotel]), vec![Some(Ok(70_000))]),
+            (job(&[&hotel, &discount]), vec![Some(Ok(100)), None]),
+            (job(&[&discount, &flight, &hotel]), vec![Some(Ok(-900_000)), Some(Ok(5)), Some(Ok(6))]),
+        ];
+        // Every case after every other, as the pricing loop meets them.
+        for (before, before_results) in &cases {
+            for (job, results) in &cases {
+                let mut used = outcome(before, before_results);
+                used.version = 9;
+                used.at = 4;
+                outcome_into(job, results, &mut used);
+                let fresh = outcome(job, results);
+                assert!(used.same_offer(&fresh), "{used:?} after {before_results:?}, expected {fresh:?}");
+                assert_eq!(used.components, fresh.components);
+                assert_eq!((used.version, used.at), (9, 4), "left to the caller");
+            }
+        }
+        let (available, unavailable, retired) =
+            (outcome(&cases[1].0, &cases[1].1), outcome(&cases[2].0, &cases[2].1), outcome(&cases[4].0, &cases[4].1));
+        assert_eq!((available.status, available.price), (Status::Available, Some(95_000)));
+        assert_eq!(unavailable.reason.as_deref(), Some("flight: sold out"));
+        assert!(unavailable.components.is_empty() && unavailable.price.is_none());
+        assert_eq!((retired.status, retired.price, retired.reason), (Status::Retired, None, None));
+    }
 
     #[test]
     fn sorting_by_id_prefix_then_id_is_sorting_by_id() {

@@ -45,6 +45,12 @@ impl Slot {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The slot at `index`, for tests that need one without a working set.
+    #[cfg(test)]
+    pub(crate) fn at(index: u32) -> Slot {
+        Slot(index)
+    }
 }
 
 /// The departures that depend on one resource, by slot.
@@ -93,6 +99,15 @@ impl Definition {
         // A departure has a handful of components: summing is cheaper than storing offsets.
         let start: usize = self.record.components[..c].iter().map(|c| c.keys.len()).sum();
         &self.resources[start..start + self.record.components[c].keys.len()]
+    }
+}
+
+impl Definition {
+    /// A definition whose components have no resources, for tests of what is done with
+    /// prices already computed.
+    #[cfg(test)]
+    pub(crate) fn without_resources(record: DepartureRecord) -> Definition {
+        Definition { record, resources: Box::new([]) }
     }
 }
 
@@ -178,6 +193,13 @@ impl PartialEq for Offer {
 }
 
 impl Eq for Offer {}
+
+/// No offer: retired, version 0, no components.
+impl Default for Offer {
+    fn default() -> Self {
+        Offer { version: 0, status: Status::Retired, price: None, reason: None, components: Vec::new(), at: 0 }
+    }
+}
 
 impl Offer {
     /// What a price record says to a buyer (not yet stored: `at` is 0).
@@ -537,6 +559,13 @@ impl<'a> Writer<'a> {
     /// its current price, and the whole record's stored bytes (`stored`) in its product's
     /// `log` entry for this batch, linked to the version before.
     pub fn put_price(&mut self, slot: Slot, mut offer: Offer, stored: &[u8]) -> Result<()> {
+        self.put_price_swap(slot, &mut offer, stored)
+    }
+
+    /// [`Writer::put_price`] that leaves the offer replaced in `offer` (or an empty one),
+    /// for the caller to fill again: the pricing loop reuses its components' room and
+    /// kinds instead of allocating, cloning and dropping them per version.
+    pub fn put_price_swap(&mut self, slot: Slot, offer: &mut Offer, stored: &[u8]) -> Result<()> {
         self.offer(slot)?;
         if self.at == 0 {
             if self.w.next_at == 0 {
@@ -561,7 +590,10 @@ impl<'a> Writer<'a> {
         self.changed.prices.push((slot, Arc::clone(&id), price_at(offer.at, offer.version)));
         self.changed.priced.insert(slot);
         let first = matches!(entry.offer, Some(None));
-        entry.offer = Some(Some(offer));
+        let replaced = entry.offer.replace(Some(std::mem::take(offer))).flatten();
+        if let Some(replaced) = replaced {
+            *offer = replaced;
+        }
         if first {
             // Most versions replace an offer: only a departure's first one is new to its
             // product.
