@@ -128,6 +128,15 @@ impl DirectAppend {
 mod tests {
     use super::*;
 
+    /// A file in a new folder holding `text`, opened for appending.
+    fn opened(text: &[u8]) -> (tempfile::TempDir, std::path::PathBuf, DirectAppend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out");
+        std::fs::write(&path, text).expect("write");
+        let file = DirectAppend::open(&path).expect("opens");
+        (dir, path, file)
+    }
+
     fn append(file: &mut DirectAppend, text: &[u8]) {
         file.buffer().extend_from_slice(text);
         file.write().expect("writes");
@@ -137,10 +146,7 @@ mod tests {
     /// file held already, read back as one appended text.
     #[test]
     fn appends_of_any_length_read_back_in_order() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("out");
-        std::fs::write(&path, b"before\n").expect("write");
-        let mut file = DirectAppend::open(&path).expect("opens");
+        let (_dir, path, mut file) = opened(b"before\n");
         assert!(file.is_direct(), "the temporary folder's file system takes O_DIRECT");
         let mut expected = b"before\n".to_vec();
         // Lengths around the block size, a large one, and nothing.
@@ -161,10 +167,7 @@ mod tests {
     /// memory, and the bytes are unchanged.
     #[test]
     fn the_bytes_to_write_are_moved_to_a_block_boundary() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("out");
-        std::fs::write(&path, b"").expect("write");
-        let mut file = DirectAppend::open(&path).expect("opens");
+        let (_dir, _, mut file) = opened(b"");
         for n in [10, 5000, 70_000, 3] {
             file.bytes = Vec::with_capacity(n + 1);
             file.start = 0;
@@ -181,10 +184,7 @@ mod tests {
     /// written through the page cache, and the file is the same.
     #[test]
     fn without_direct_writes_the_file_is_written_through_the_page_cache() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("out");
-        std::fs::write(&path, b"x\n").expect("write");
-        let mut file = DirectAppend::open(&path).expect("opens");
+        let (_dir, path, mut file) = opened(b"x\n");
         file.direct = None;
         append(&mut file, &[b'y'; BLOCK + 5]);
         append(&mut file, b"z\n");
