@@ -154,7 +154,7 @@ pub(crate) fn price_affected(
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
         let rule_set = writer.rule_set(price.rules)?;
         let stored = emit_price(out, &job.id, &price, rule_set, cause);
-        writer.put_price_swap(job.slot, offer, stored)?;
+        writer.put_price_swap(job.slot, &job.id, offer, stored)?;
     }
     Ok(())
 }
