@@ -100,9 +100,7 @@ impl Definition {
         let start: usize = self.record.components[..c].iter().map(|c| c.keys.len()).sum();
         &self.resources[start..start + self.record.components[c].keys.len()]
     }
-}
 
-impl Definition {
     /// A definition whose components have no resources, for tests of what is done with
     /// prices already computed.
     #[cfg(test)]
