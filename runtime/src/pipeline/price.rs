@@ -174,10 +174,10 @@ fn id_prefix(id: &str) -> [u64; 3] {
 /// Adds a new departure price version made by `cause` to the batch's output, under
 /// `key` (the departure's id, `price.key()`), and returns its history value, which
 /// names its rules by the id of `rule_set` ([`Writer::rule_set`]: its id and JSON), for
-/// [`Writer::put_price`]. Storing is left to the caller: `price` borrows the offer that
-/// `put_price` takes.
+/// [`Writer::put_price_swap`]. Storing is left to the caller: `price` borrows the offer
+/// that `put_price_swap` takes.
 ///
-/// The output record is that history value itself ([`PriceLines`](super::PriceLines)): `put_price` copies
+/// The output record is that history value itself ([`PriceLines`](super::PriceLines)): storing copies
 /// it into its product's `log` entry, so no version needs a buffer of its own, and its
 /// JSON is rendered by whoever reads it.
 pub(super) fn emit_price<'o>(

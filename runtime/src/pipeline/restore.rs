@@ -3,7 +3,6 @@
 //! the restored record keeps the earlier version's rules, so it says which rules made it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::price::emit_price;
 use super::{BatchOutput, Cause, Restore};
@@ -35,9 +34,9 @@ pub(crate) fn restore(
             PriceRef { version, cause: &cause.id, event_ts: &cause.ts, priced_at, ..target.borrowed(&mut rules) };
         touched.insert(target.product.clone(), cause.clone());
         out.stats.restored += 1;
-        let key: Arc<str> = Arc::from(price.key());
         let rule_set = writer.rule_set(price.rules)?;
-        let stored = emit_price(out, &key, &price, rule_set, cause);
+        // `id` is the version's key: its history was read by it.
+        let stored = emit_price(out, id, &price, rule_set, cause);
         writer.put_price(slot, offer, stored)?;
     }
     Ok(())

@@ -107,6 +107,8 @@ fn append(folder: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
 /// The departure prices file, written with direct I/O (see `direct.rs`).
 fn append_direct(folder: &Path, name: &str) -> std::io::Result<DirectAppend> {
     let (file, path) = open_cut(folder, name)?;
+    // Opened again without O_APPEND: with it, Linux ignores the offsets of positioned
+    // writes, which direct writes need.
     drop(file);
     DirectAppend::open(&path).map_err(|e| named(&path, e))
 }
