@@ -1,6 +1,7 @@
 //! Every departure a batch touches is priced exactly once, however many events touch
 //! it and by whichever path: a quote through the index, its product's re-publication,
-//! or an index and a definition read back from storage after a restart.
+//! or an index and a definition read back from storage after a restart; and each kind's
+//! plugin is called once for all of them.
 
 mod common;
 
@@ -98,6 +99,14 @@ fn a_departure_touched_many_ways_in_one_batch_is_priced_once() {
     for price in out.departure_prices() {
         assert_eq!(price.version, 2, "{price:?}");
     }
+    // One pricing call per kind, each over both departures, though the kinds' calls
+    // run on two threads.
+    for kind in ["flight", "hotel"] {
+        assert_eq!(out.stats.plugin_calls[kind].calls, 1, "{:?}", out.stats.plugin_calls);
+    }
+    let mut calls: Vec<(&str, u32)> = out.stats.call_log.0.iter().map(|c| (c.kind.as_str(), c.departures)).collect();
+    calls.sort_unstable();
+    assert_eq!(calls, [("flight", 2), ("hotel", 2)]);
 
     // A quote of one departure only, in a batch of its own, prices that one.
     let out = run(&state, &plugins, &[flight("SHA/XMN/2026-12-01", 4, 132000)]);

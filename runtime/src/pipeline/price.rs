@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pricing_sdk::money::round_up_to_unit;
 use pricing_sdk::wire::{BatchBuilder, DepartureContext};
@@ -10,10 +11,10 @@ use pricing_sdk::{PriceError, Role};
 
 use super::apply::Affected;
 use super::{BatchOutput, Cause, PipelineConfig, PluginCall, ShadowDiff, ShadowSpec, Stats, empty_keeping};
-use crate::engine::PluginSet;
+use crate::engine::{BatchOutcome, Plugin, PluginError, PluginSet};
 use crate::state::{
-    ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, ResourceSlot, Slot, StateError, Status,
-    Writer, departure_parts, json_record,
+    ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, Quotes, ResourceSlot, Slot, StateError,
+    Status, Writer, departure_parts, json_record,
 };
 
 /// One departure being priced: its definition, and where its components' results are
@@ -118,7 +119,7 @@ pub(crate) fn price_affected(
         let record = writer.departure(slot)?;
         jobs.push(id, slot, cause, record);
     }
-    compute(writer, plugins, jobs, &mut out.stats, work)?;
+    compute(writer.quotes(), plugins, jobs, &mut out.stats, work)?;
     for spec in shadows {
         shadow(writer, spec, jobs, out)?;
     }
@@ -220,10 +221,11 @@ pub(crate) fn emit_starting(
     Ok(())
 }
 
-/// Fills every job's results: components first, one call per kind; then adjustments in
-/// product order, one call per (step, kind), each on the subtotal so far.
+/// Fills every job's results: components first, one call per kind, the kinds shared
+/// between this thread and a helper; then adjustments in product order, one call per
+/// (step, kind), each on the subtotal so far.
 fn compute(
-    writer: &mut Writer<'_>,
+    quotes: Quotes<'_>,
     plugins: &PluginSet,
     jobs: &mut Jobs,
     stats: &mut Stats,
@@ -231,37 +233,82 @@ fn compute(
 ) -> Result<(), StateError> {
     let mut kinds: Vec<(&str, Role)> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
     kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
-    let Work { groups, call } = work;
+    let Work { groups, call, helper } = work;
     groups.fill(&jobs.list, &kinds);
-    // One builder and one resource table for every call: they grow once. The last call
-    // left its resources marked; a working set started over since may have fewer.
-    for slot in call.added.drain(..) {
-        if let Some(at) = call.placed.get_mut(slot.index()) {
-            *at = 0;
-        }
-    }
-    call.placed.resize(writer.resource_count(), 0);
-    for (k, (kind, role)) in kinds.iter().enumerate() {
-        if *role == Role::Component {
-            run_kind(writer, plugins, stats, jobs, kind, &groups.components[k], call)?;
-        }
-    }
+    call.reset(quotes.count());
+    helper.reset(quotes.count());
+    let mut components: Vec<(&Placed, &str, &Plugin)> = kinds
+        .iter()
+        .zip(&groups.components)
+        .filter(|((_, role), placed)| *role == Role::Component && !placed.pairs.is_empty())
+        .filter_map(|((kind, _), placed)| Some((placed, *kind, &**plugins.get(kind)?)))
+        .collect();
+    // The heaviest first, so that the last to finish is a light one.
+    components.sort_by_key(|(placed, kind, _)| (std::cmp::Reverse(placed.pairs.len() + placed.resources.len()), *kind));
+    call_components(quotes, &components, jobs, stats, call, helper)?;
     for step in &groups.adjustments[..groups.steps] {
         for (k, (kind, role)) in kinds.iter().enumerate() {
-            if *role != Role::Adjustment {
+            let Some(plugin) = plugins.get(kind) else { continue };
+            if *role != Role::Adjustment || step[k].pairs.is_empty() {
                 continue;
             }
-            run_kind(writer, plugins, stats, jobs, kind, &step[k], call)?;
+            if let Some(called) = call_kind(quotes, plugin, &step[k], Some(jobs), call)? {
+                store(stats, jobs, kind, plugin, &call.called, called);
+            }
         }
     }
     Ok(())
+}
+
+/// Calls the component kinds' plugins, each once, on this thread and a helper: each
+/// takes the next kind not taken until none is left. A component's call needs no other
+/// kind's result, and each kind's plugin has its own instance, so the calls run side by
+/// side; building a call's input (gathering each departure's resources) costs more than
+/// the call itself. Only this thread writes the results.
+fn call_components(
+    quotes: Quotes<'_>,
+    components: &[(&Placed, &str, &Plugin)],
+    jobs: &mut Jobs,
+    stats: &mut Stats,
+    call: &mut Call,
+    helper: &mut Call,
+) -> Result<(), StateError> {
+    let next = AtomicUsize::new(0);
+    let take = || components.get(next.fetch_add(1, Ordering::Relaxed));
+    std::thread::scope(|scope| {
+        let helped = (components.len() > 1).then(|| {
+            scope.spawn(|| {
+                let mut done = Vec::new();
+                while let Some(&(placed, kind, plugin)) = take() {
+                    if let Some(called) = call_kind(quotes, plugin, placed, None, helper)? {
+                        done.push((placed, kind, plugin, called));
+                    }
+                }
+                Ok::<_, StateError>(done)
+            })
+        });
+        while let Some(&(placed, kind, plugin)) = take() {
+            if let Some(called) = call_kind(quotes, plugin, placed, None, call)? {
+                store(stats, jobs, kind, plugin, &placed.pairs, called);
+            }
+        }
+        let Some(helped) = helped else { return Ok(()) };
+        let done = helped.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        for (placed, kind, plugin, called) in done {
+            store(stats, jobs, kind, plugin, &placed.pairs, called);
+        }
+        Ok(())
+    })
 }
 
 /// The tables [`compute`] fills, kept from call to call (see [`Scratch`]).
 #[derive(Default)]
 struct Work {
     groups: Groups,
+    /// This thread's calls.
     call: Call,
+    /// The helper's component calls ([`call_components`]).
+    helper: Call,
 }
 
 /// What one plugin call prices: (job, component) pairs, each with its departure's
@@ -365,7 +412,7 @@ fn shadow(
         twins.push(Arc::clone(&j.id), j.slot, j.cause, j.record.clone());
     }
     let mut calls = Stats::default();
-    compute(writer, spec.plugins, &mut twins, &mut calls, &mut Work::default())?;
+    compute(writer.quotes(), spec.plugins, &mut twins, &mut calls, &mut Work::default())?;
     out.shadow_failures += calls.plugin_failures;
     for (job, twin) in active.into_iter().zip(&twins.list) {
         let (a, s) = (outcome(job, jobs.results(job)), outcome(twin, twins.results(twin)));
@@ -393,23 +440,37 @@ struct Call {
     called: Vec<(usize, usize)>,
 }
 
-/// Builds one batch for `kind` over the `placed` (job, component) pairs in `call`,
-/// calls the plugin once, and stores each result. An adjustment kind's plugin is given
-/// each departure's subtotal so far.
-fn run_kind(
-    writer: &mut Writer<'_>,
-    plugins: &PluginSet,
-    stats: &mut Stats,
-    jobs: &mut Jobs,
-    kind: &str,
-    placed: &Placed,
-    call: &mut Call,
-) -> Result<(), StateError> {
-    let Some(plugin) = plugins.get(kind) else { return Ok(()) };
-    if placed.pairs.is_empty() {
-        return Ok(());
+impl Call {
+    /// Readies the tables for a batch over `resources` resources: the last call left
+    /// its resources marked, and a working set started over since may have fewer.
+    fn reset(&mut self, resources: usize) {
+        for slot in self.added.drain(..) {
+            if let Some(at) = self.placed.get_mut(slot.index()) {
+                *at = 0;
+            }
+        }
+        self.placed.resize(resources, 0);
     }
-    let role = plugin.info().role;
+}
+
+/// A plugin call made, its results not yet stored.
+struct Called {
+    outcome: Result<BatchOutcome, PluginError>,
+    elapsed: std::time::Duration,
+}
+
+/// Builds one batch over the `placed` (job, component) pairs in `call` and calls
+/// `plugin` once; `None` if no pair was called. An adjustment kind's plugin is given each
+/// departure's subtotal so far from `subtotals`, and a departure with a failed component
+/// has none, so it is left out; without `subtotals` (a component kind) every pair is
+/// called. The pairs called are left in `call.called`.
+fn call_kind(
+    quotes: Quotes<'_>,
+    plugin: &Plugin,
+    placed: &Placed,
+    subtotals: Option<&Jobs>,
+    call: &mut Call,
+) -> Result<Option<Called>, StateError> {
     let Call { batch, placed: at, added, called } = call;
     batch.clear();
     called.clear();
@@ -423,9 +484,7 @@ fn run_kind(
         let resources = &placed.resources[start..end];
         start = end;
         let mut ctx = placed.contexts[i];
-        if role == Role::Adjustment {
-            // An adjustment applies to a subtotal: a job with a failed component so far
-            // has none.
+        if let Some(jobs) = subtotals {
             let results = jobs.results(&jobs.list[j]);
             if failed(results) {
                 continue;
@@ -435,11 +494,11 @@ fn run_kind(
         refs.clear();
         for &slot in resources {
             if slot.index() >= at.len() {
-                at.resize(writer.resource_count(), 0);
+                at.resize(quotes.count(), 0);
             }
             let index = match at[slot.index()] {
                 0 => {
-                    let i = batch.add_encoded_resource(writer.resource_at(slot)?.encoded());
+                    let i = batch.add_encoded_resource(quotes.at(slot)?.encoded());
                     at[slot.index()] = i + 1;
                     added.push(slot);
                     i
@@ -452,19 +511,25 @@ fn run_kind(
         called.push((j, c));
     }
     if called.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let placed = &called[..];
     let started = std::time::Instant::now();
-    let outcome = plugin.price_batch(batch.finish(), placed.len());
+    let outcome = plugin.price_batch(batch.finish(), called.len());
+    Ok(Some(Called { outcome, elapsed: started.elapsed() }))
+}
+
+/// Counts a call to `kind`'s plugin over the (job, component) pairs `placed` and stores
+/// each result.
+fn store(stats: &mut Stats, jobs: &mut Jobs, kind: &str, plugin: &Plugin, placed: &[(usize, usize)], called: Called) {
+    let Called { outcome, elapsed } = called;
     stats.count_call(kind, false, outcome.is_err());
     stats.call_log.0.push(PluginCall {
         kind: kind.to_owned(),
         departures: placed.len() as u32,
         departure_errors: outcome.as_ref().map_or(0, |o| o.results.iter().filter(|r| r.is_err()).count() as u32),
         failed: outcome.is_err(),
-        trapped: matches!(outcome, Err(crate::engine::PluginError::Trap { .. })),
-        elapsed: started.elapsed(),
+        trapped: matches!(outcome, Err(PluginError::Trap { .. })),
+        elapsed,
     });
     match outcome {
         Ok(outcome) => {
@@ -488,7 +553,6 @@ fn run_kind(
             }
         }
     }
-    Ok(())
 }
 
 /// What a buyer would see of a job.

@@ -47,7 +47,7 @@ use rules::RuleSets;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use working::Working;
-pub use working::{Definition, Dependents, Offer, ProductView, Resource, ResourceSlot, Slot, Writer};
+pub use working::{Definition, Dependents, Offer, ProductView, Quotes, Resource, ResourceSlot, Slot, Writer};
 
 /// A state failure: storage, or a stored value that no longer decodes.
 #[derive(Debug, thiserror::Error)]

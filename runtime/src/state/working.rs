@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Deref;
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, MutexGuard, OnceLock};
 
 use super::records::{
     ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, ProductRecord, QuoteRecord, Status, rules_json,
@@ -121,8 +121,10 @@ impl Deref for Definition {
 struct ResourceEntry {
     /// `kind\0key\0`, the prefix of its quotes' and its dependents' keys.
     prefix: Arc<[u8]>,
-    /// `None` until read from fjall.
-    quotes: Option<Resource>,
+    /// Unset until read from fjall. Set through a shared reference, so that threads
+    /// building plugin calls of different kinds read the working set at once
+    /// ([`Quotes`]).
+    quotes: OnceLock<Resource>,
     /// `None` until read from fjall.
     dependents: Option<Arc<Dependents>>,
 }
@@ -301,6 +303,39 @@ struct Changed {
     rule_sets: BTreeMap<u32, Vec<u8>>,
 }
 
+/// The resources of the working set, read through a shared reference: the plugin calls
+/// of a batch's component kinds are built on two threads at once.
+#[derive(Clone, Copy)]
+pub struct Quotes<'a> {
+    state: &'a State,
+    resources: &'a [ResourceEntry],
+}
+
+impl<'a> Quotes<'a> {
+    /// How many resources have a slot: every slot is below it.
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// Every supplier quote of the resource in `slot`, read from fjall on first use.
+    pub fn at(&self, slot: ResourceSlot) -> Result<&'a Resource> {
+        let entry = &self.resources[slot.index()];
+        if let Some(r) = entry.quotes.get() {
+            return Ok(r);
+        }
+        let mut r = Resource::default();
+        for kv in self.state.ks.quotes.prefix(&*entry.prefix) {
+            let (k, v) = kv.into_inner()?;
+            let supplier = String::from_utf8_lossy(&k[entry.prefix.len()..]).into_owned();
+            r.quotes.insert(supplier, from_postcard(&v, "quote")?);
+        }
+        r.encoded = EncodedResource::new(r.live());
+        // Two threads that read it at once read the same quotes: either's will do.
+        Ok(entry.quotes.get_or_init(|| r))
+    }
+}
+
 /// The single writer's access to the state for one micro-batch: reads through the
 /// working set, writes to it, and logs the changes for [`Writer::finish`].
 pub struct Writer<'a> {
@@ -349,45 +384,29 @@ impl<'a> Writer<'a> {
         }
         let slot = ResourceSlot(u32::try_from(self.w.resources.len()).expect("fewer than 2^32 resources"));
         let prefix: Arc<[u8]> = Arc::from(&self.prefix[..]);
-        self.w.resources.push(ResourceEntry { prefix: Arc::clone(&prefix), quotes: None, dependents: None });
+        self.w.resources.push(ResourceEntry { prefix: Arc::clone(&prefix), quotes: OnceLock::new(), dependents: None });
         self.w.resource_slots.insert(prefix, slot);
         slot
     }
 
-    /// How many resources have a slot: every slot is below it.
+    /// The resources' quotes, read-only: a view that threads can share.
     #[must_use]
-    pub fn resource_count(&self) -> usize {
-        self.w.resources.len()
+    pub fn quotes(&self) -> Quotes<'_> {
+        Quotes { state: self.state, resources: &self.w.resources }
     }
 
     /// Every supplier quote of (kind, key).
     pub fn resource(&mut self, kind: &str, key: &str) -> Result<&Resource> {
         let slot = self.resource_slot(kind, key);
-        self.resource_at(slot)
-    }
-
-    /// Every supplier quote of the resource in `slot`.
-    pub fn resource_at(&mut self, slot: ResourceSlot) -> Result<&Resource> {
-        let entry = &mut self.w.resources[slot.index()];
-        if entry.quotes.is_none() {
-            let mut r = Resource::default();
-            for kv in self.state.ks.quotes.prefix(&*entry.prefix) {
-                let (k, v) = kv.into_inner()?;
-                let supplier = String::from_utf8_lossy(&k[entry.prefix.len()..]).into_owned();
-                r.quotes.insert(supplier, from_postcard(&v, "quote")?);
-            }
-            r.encoded = EncodedResource::new(r.live());
-            entry.quotes = Some(r);
-        }
-        Ok(entry.quotes.get_or_insert_with(Resource::default))
+        self.quotes().at(slot)
     }
 
     /// Records a supplier's quote.
     pub fn put_quote(&mut self, kind: &str, key: &str, supplier: &str, quote: QuoteRecord) -> Result<()> {
         let slot = self.resource_slot(kind, key);
-        self.resource_at(slot)?;
+        self.quotes().at(slot)?;
         let entry = &mut self.w.resources[slot.index()];
-        if let Some(r) = &mut entry.quotes {
+        if let Some(r) = entry.quotes.get_mut() {
             r.put(supplier.to_owned(), quote);
         }
         self.changed.quotes.insert((entry.prefix.to_vec(), supplier.to_owned()));
@@ -624,7 +643,7 @@ impl<'a> Writer<'a> {
         let Writer { w, changed, at, .. } = self;
         let mut p = Pending::default();
         for (prefix, supplier) in changed.quotes {
-            let resource = w.resource_slots.get(&prefix[..]).and_then(|s| w.resources[s.index()].quotes.as_ref());
+            let resource = w.resource_slots.get(&prefix[..]).and_then(|s| w.resources[s.index()].quotes.get());
             if let Some(q) = resource.and_then(|r| r.quotes.get(&supplier)) {
                 let mut k = prefix;
                 k.extend_from_slice(supplier.as_bytes());
@@ -736,7 +755,7 @@ mod tests {
         assert_eq!(def.resources(2), slots(&mut w, "flight", &["SHA-NRT:2026-12-01", "H1:2026-12-01"]));
         // One slot per (kind, key): the same key of another kind is another resource.
         assert_ne!(def.resources(0)[0], def.resources(2)[1]);
-        assert_eq!(w.resource_count(), 4);
+        assert_eq!(w.quotes().count(), 4);
     }
 
     /// Offers live with their departures; the product lists the departures that have
