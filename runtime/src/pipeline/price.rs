@@ -231,8 +231,8 @@ fn compute(
     stats: &mut Stats,
     work: &mut Work,
 ) -> Result<(), StateError> {
-    let mut kinds: Vec<(&str, Role)> = plugins.iter().map(|(k, p)| (k, p.info().role)).collect();
-    kinds.sort_by_key(|(k, role)| (*role == Role::Adjustment, *k));
+    let mut kinds: Vec<(&str, Role, &Plugin)> = plugins.iter().map(|(k, p)| (k, p.info().role, &**p)).collect();
+    kinds.sort_by_key(|(k, role, _)| (*role == Role::Adjustment, *k));
     let Work { groups, call, helper } = work;
     groups.fill(&jobs.list, &kinds);
     call.reset(quotes.count());
@@ -240,16 +240,15 @@ fn compute(
     let mut components: Vec<(&Placed, &str, &Plugin)> = kinds
         .iter()
         .zip(&groups.components)
-        .filter(|((_, role), placed)| *role == Role::Component && !placed.pairs.is_empty())
-        .filter_map(|((kind, _), placed)| Some((placed, *kind, &**plugins.get(kind)?)))
+        .filter(|((_, role, _), placed)| *role == Role::Component && !placed.pairs.is_empty())
+        .map(|((kind, _, plugin), placed)| (placed, *kind, *plugin))
         .collect();
     // The heaviest first, so that the last to finish is a light one.
     components.sort_by_key(|(placed, kind, _)| (std::cmp::Reverse(placed.pairs.len() + placed.resources.len()), *kind));
     call_components(quotes, &components, jobs, stats, call, helper)?;
     for step in &groups.adjustments[..groups.steps] {
-        for (k, (kind, role)) in kinds.iter().enumerate() {
-            let Some(plugin) = plugins.get(kind) else { continue };
-            if *role != Role::Adjustment || step[k].pairs.is_empty() {
+        for (k, &(kind, role, plugin)) in kinds.iter().enumerate() {
+            if role != Role::Adjustment || step[k].pairs.is_empty() {
                 continue;
             }
             if let Some(called) = call_kind(quotes, plugin, &step[k], Some(jobs), call)? {
@@ -363,7 +362,7 @@ struct Groups {
 
 impl Groups {
     /// Empties the groups and fills them with `jobs`' calls.
-    fn fill(&mut self, jobs: &[Job], kinds: &[(&str, Role)]) {
+    fn fill(&mut self, jobs: &[Job], kinds: &[(&str, Role, &Plugin)]) {
         let g = self;
         for placed in g.components.iter_mut().chain(g.adjustments.iter_mut().flatten()) {
             placed.empty();
@@ -378,7 +377,7 @@ impl Groups {
             let mut step = 0;
             for (c, comp) in record.components.iter().enumerate() {
                 // A kind without a plugin is left unpriced, as it was.
-                let Some(k) = kinds.iter().position(|(name, _)| *name == &*comp.kind) else { continue };
+                let Some(k) = kinds.iter().position(|(name, _, _)| *name == &*comp.kind) else { continue };
                 if kinds[k].1 == Role::Component {
                     g.components[k].push(j, c, record);
                     continue;
