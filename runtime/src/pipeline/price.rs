@@ -236,7 +236,6 @@ fn compute(
     let Work { groups, call, helper } = work;
     groups.fill(&jobs.list, &kinds);
     call.reset(quotes.count());
-    helper.reset(quotes.count());
     let mut components: Vec<(&Placed, &str, &Plugin)> = kinds
         .iter()
         .zip(&groups.components)
@@ -277,6 +276,8 @@ fn call_components(
     std::thread::scope(|scope| {
         let helped = (components.len() > 1).then(|| {
             scope.spawn(|| {
+                // Readied here, on the helper, and only when there is one.
+                helper.reset(quotes.count());
                 let mut done = Vec::new();
                 while let Some(&(placed, kind, plugin)) = take() {
                     if let Some(called) = call_kind(quotes, plugin, placed, None, helper)? {
