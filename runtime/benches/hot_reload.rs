@@ -62,7 +62,7 @@ struct Batch {
 fn main() -> Result<()> {
     pricing_runtime::allocator::tune();
     let args = Args::parse();
-    let config = args.catalog.gen_config(args.events);
+    let config = args.catalog.gen_config(args.events)?;
     let workload = Workload::generate(&config)?;
     let lines = workload.lines();
     let load_lines = workload.load_lines;

@@ -155,7 +155,7 @@ fn plugins(host: &PluginHost, backend: &str) -> Result<PluginSet> {
 }
 
 fn run(args: &Args, backend: &str) -> Result<Report> {
-    let config = args.catalog.gen_config(args.events);
+    let config = args.catalog.gen_config(args.events)?;
     let workload = Workload::generate(&config)?;
     let (summary, load_lines, lines) = (&workload.summary, workload.load_lines, workload.lines());
 

@@ -27,19 +27,37 @@ pub struct CatalogArgs {
     /// Days over which products' first dates are spread (sets the flight fan-out).
     #[arg(long, default_value_t = 365)]
     pub date_spread_days: u32,
+    /// The change stream's mix, as `kind=weight` pairs (kinds: flight, hotel, insurance,
+    /// cruise, discount, product); kinds not named keep the generator's weights.
+    #[arg(long, value_delimiter = ',')]
+    pub mix: Vec<String>,
 }
 
 impl CatalogArgs {
     /// The generator's settings for this catalog and `events` change events.
-    pub fn gen_config(&self, events: u64) -> GenConfig {
-        GenConfig {
+    pub fn gen_config(&self, events: u64) -> Result<GenConfig> {
+        let mut config = GenConfig {
             products: self.products,
             cities: self.cities,
             dates_per_city: self.dates_per_city,
             date_spread_days: self.date_spread_days,
             events,
             ..GenConfig::default()
+        };
+        for pair in &self.mix {
+            let (kind, weight) = pair.split_once('=').with_context(|| format!("--mix {pair:?}: not kind=weight"))?;
+            let weight: u32 = weight.parse().with_context(|| format!("--mix {pair:?}: weight"))?;
+            *match kind {
+                "flight" => &mut config.mix_flight,
+                "hotel" => &mut config.mix_hotel,
+                "insurance" => &mut config.mix_insurance,
+                "cruise" => &mut config.mix_cruise,
+                "discount" => &mut config.mix_discount,
+                "product" => &mut config.mix_product,
+                other => anyhow::bail!("--mix: unknown kind {other:?}"),
+            } = weight;
         }
+        Ok(config)
     }
 
     /// The same catalog as command-line arguments, for a child process.
@@ -54,6 +72,9 @@ impl CatalogArgs {
             "--date-spread-days".into(),
             self.date_spread_days.to_string(),
         ]
+        .into_iter()
+        .chain(self.mix.iter().flat_map(|pair| ["--mix".into(), pair.clone()]))
+        .collect()
     }
 }
 

@@ -75,6 +75,14 @@ impl Affected {
     pub fn marks(&self) -> impl Iterator<Item = (Slot, u32)> + '_ {
         self.marked.iter().map(|&d| (d, self.cause_of[d.index()] - 1))
     }
+
+    /// [`Affected::marks`] in slot order. Slots are handed out as departures are first
+    /// met, which for a catalog is mostly in key order: the marks come out nearly sorted
+    /// by key, and reading each departure's id walks the table instead of jumping about it.
+    pub fn marks_by_slot(&mut self) -> impl Iterator<Item = (Slot, u32)> + '_ {
+        self.marked.sort_unstable();
+        self.marks()
+    }
 }
 
 pub(crate) fn apply(

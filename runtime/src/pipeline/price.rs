@@ -95,7 +95,7 @@ pub(crate) fn price_affected(
     writer: &mut Writer<'_>,
     plugins: &PluginSet,
     out: &mut BatchOutput,
-    affected: Affected,
+    mut affected: Affected,
     priced_at: &str,
     shadows: &[ShadowSpec<'_>],
     touched: &mut BTreeMap<String, Cause>,
@@ -107,13 +107,15 @@ pub(crate) fn price_affected(
     let priced_last = jobs.list.len();
     jobs.empty();
     marked.shrink_to(priced_last.saturating_mul(2));
-    marked.extend(affected.marks().map(|(slot, cause)| {
+    marked.extend(affected.marks_by_slot().map(|(slot, cause)| {
         let id = writer.id(slot);
         (id_prefix(id), Arc::clone(id), slot, cause)
     }));
     let Affected { causes, op_cause, .. } = affected;
-    // Output in key order, whatever order the events marked them in.
-    marked.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    // Output in key order, whatever order the events marked them in. In slot order the
+    // marks are mostly sorted already: a stable sort merges the runs it finds, where an
+    // unstable one would sort them all over again.
+    marked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     jobs.list.reserve(marked.len());
     for (_, id, slot, cause) in marked.drain(..) {
         let record = writer.departure(slot)?;
