@@ -23,6 +23,19 @@ fn offers(data: &std::path::Path) -> Vec<Offer> {
         .collect()
 }
 
+/// What a buyer sees of a product's starting prices: key, from-price, its city and date,
+/// the cheapest per city, and how many departures are available.
+type Starting = (String, Option<i64>, Option<String>, Option<String>, Vec<(String, i64)>, u64);
+
+fn starting(data: &std::path::Path) -> Vec<Starting> {
+    let state = State::open(&data.join("state")).expect("state");
+    let products = state.find_products("", usize::MAX).expect("product prices");
+    products
+        .into_iter()
+        .map(|p| (p.product, p.from_price, p.city, p.date, p.per_city.into_iter().collect(), p.available))
+        .collect()
+}
+
 #[test]
 fn small_batches_end_where_one_batch_over_the_final_state_ends() {
     let host = common::host();
@@ -51,4 +64,15 @@ fn small_batches_end_where_one_batch_over_the_final_state_ends() {
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x, y);
     }
+
+    // Starting prices, kept up to date batch by batch, end where one computation over the
+    // final prices ends. A product deleted on the way keeps a record with nothing
+    // available in the incremental run; the one-shot run never priced it.
+    let b = starting(one_shot.path());
+    let live: std::collections::BTreeSet<&String> = b.iter().map(|p| &p.0).collect();
+    let (a, gone): (Vec<_>, Vec<_>) = starting(incremental.path()).into_iter().partition(|p| live.contains(&p.0));
+    assert!(gone.iter().all(|p| p.1.is_none() && p.4.is_empty() && p.5 == 0), "{gone:?}");
+    assert!(b.len() >= config.products as usize / 2, "{} products priced", b.len());
+    assert!(b.iter().any(|p| p.4.len() > 1), "a product with several cities");
+    assert_eq!(a, b);
 }

@@ -13,7 +13,7 @@ use super::apply::Affected;
 use super::{BatchOutput, Cause, PipelineConfig, PluginCall, ShadowDiff, ShadowSpec, Stats, empty_keeping};
 use crate::engine::{BatchOutcome, Plugin, PluginError, PluginSet};
 use crate::state::{
-    ComponentAmount, Definition, Offer, PriceRef, ProductPrice, ProductView, Quotes, ResourceSlot, Slot, StateError,
+    Cheapest, ComponentAmount, Definition, Offer, PriceRef, ProductPrice, Quotes, ResourceSlot, Slot, StateError,
     Status, Writer, departure_parts, json_record,
 };
 
@@ -208,13 +208,12 @@ pub(crate) fn emit_starting(
 ) -> Result<(), StateError> {
     for (product, cause) in touched {
         let prices = writer.product_prices(&product)?;
-        let next = starting_prices(config, &product, prices, &cause, priced_at);
         let version = match prices.starting() {
-            Some(c) if c.same_offer(&next) => continue,
+            Some(c) if prices.cheapest().shown_by(c) => continue,
             Some(c) => c.version + 1,
             None => 1,
         };
-        let next = ProductPrice { version, ..next };
+        let next = ProductPrice { version, ..starting_prices(config, &product, prices.cheapest(), &cause, priced_at) };
         let json = json_record(&next);
         out.products.push(&product, &json);
         out.stats.product_records += 1;
@@ -655,50 +654,28 @@ fn record<'a>(
     })
 }
 
-/// A product's starting prices over its current departure prices.
+/// A product's starting prices over its current departure prices' `cheapest`.
 fn starting_prices(
     config: &PipelineConfig,
     product: &str,
-    prices: ProductView<'_>,
+    cheapest: &Cheapest,
     cause: &Cause,
     priced_at: &str,
 ) -> ProductPrice {
-    let mut next = ProductPrice {
+    let best = cheapest.best();
+    ProductPrice {
         product: product.to_owned(),
-        from_price: None,
-        city: None,
-        date: None,
-        per_city: BTreeMap::new(),
-        available: 0,
+        from_price: best.map(|b| b.0),
+        city: best.map(|b| b.1.to_owned()),
+        date: best.map(|b| b.2.to_owned()),
+        per_city: cheapest.per_city().map(|(city, p)| (city.to_owned(), p)).collect(),
+        available: cheapest.available(),
         currency: config.currency.clone(),
         version: 0,
         cause: cause.id.clone(),
         event_ts: cause.ts.clone(),
         priced_at: priced_at.to_owned(),
-    };
-    // The cheapest; ties go to the earliest date, then the city first in order.
-    let mut best: Option<(i64, &str, &str)> = None;
-    for (city_date, p) in prices.offers().filter(|(_, p)| p.status == Status::Available) {
-        let Some(amount) = p.price else { continue };
-        let Some((city, date)) = city_date.split_once(':') else { continue };
-        next.available += 1;
-        match next.per_city.get_mut(city) {
-            Some(min) => *min = (*min).min(amount),
-            None => {
-                next.per_city.insert(city.to_owned(), amount);
-            }
-        }
-        let candidate = (amount, date, city);
-        if best.is_none_or(|b| candidate < b) {
-            best = Some(candidate);
-        }
     }
-    if let Some((amount, date, city)) = best {
-        next.from_price = Some(amount);
-        next.city = Some(city.to_owned());
-        next.date = Some(date.to_owned());
-    }
-    next
 }
 
 #[cfg(test)]

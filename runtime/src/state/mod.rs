@@ -28,6 +28,7 @@
 //! `log` entry. Versions written before `log` existed stay in `history` (keyed by
 //! departure and version, larger values in blob files), and read back the same.
 
+mod cheapest;
 mod json;
 mod records;
 mod rules;
@@ -37,6 +38,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+pub use cheapest::Cheapest;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use records::Stored;
 pub use records::{

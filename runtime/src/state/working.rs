@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::{Arc, MutexGuard, OnceLock};
 
+use super::cheapest::{Cheapest, available_price};
 use super::records::{
     ComponentAmount, DeparturePrice, DepartureRecord, ProductPrice, ProductRecord, QuoteRecord, Status, rules_json,
 };
@@ -233,6 +234,8 @@ pub(super) struct ProductPrices {
     departures: BTreeMap<String, Slot>,
     /// The current starting prices.
     starting: Option<ProductPrice>,
+    /// The cheapest offers per city, kept as offers change.
+    cheapest: Cheapest,
 }
 
 /// A product's current prices, as [`Writer::product_prices`] reads them.
@@ -256,6 +259,12 @@ impl<'a> ProductView<'a> {
     #[must_use]
     pub fn starting(&self) -> Option<&'a ProductPrice> {
         self.prices.starting.as_ref()
+    }
+
+    /// The cheapest current offers per city: what the next starting prices are made of.
+    #[must_use]
+    pub fn cheapest(&self) -> &'a Cheapest {
+        &self.prices.cheapest
     }
 }
 
@@ -535,8 +544,11 @@ impl<'a> Writer<'a> {
     /// A product's current prices, loaded whole on first use.
     pub fn product_prices(&mut self, product: &str) -> Result<ProductView<'_>> {
         self.load_product_prices(product)?;
-        let Working { prices, departures, .. } = &*self.w;
-        Ok(ProductView { prices: &prices[product], entries: departures })
+        let Working { prices, departures: entries, .. } = &mut *self.w;
+        if let Some(pp) = prices.get_mut(product) {
+            pp.cheapest.refresh(&pp.departures, |slot| price_in(entries, slot));
+        }
+        Ok(ProductView { prices: &prices[product], entries })
     }
 
     /// Reads a product's current prices into the working set, unless they are there.
@@ -544,12 +556,17 @@ impl<'a> Writer<'a> {
         if self.w.prices.contains_key(product) {
             return Ok(());
         }
-        let mut pp = ProductPrices { departures: BTreeMap::new(), starting: self.state.product_price(product)? };
+        let mut pp = ProductPrices {
+            departures: BTreeMap::new(),
+            starting: self.state.product_price(product)?,
+            cheapest: Cheapest::default(),
+        };
         for (city_date, offer) in self.state.product_offers(product)? {
             let slot = self.intern(&format!("{product}:{city_date}"));
             self.w.departures[slot.index()].offer = Some(Some(offer));
             pp.departures.insert(city_date, slot);
         }
+        pp.cheapest = Cheapest::scan(&pp.departures, |slot| price_in(&self.w.departures, slot));
         self.w.prices.insert(product.to_owned(), pp);
         Ok(())
     }
@@ -613,16 +630,21 @@ impl<'a> Writer<'a> {
         self.changed.prices.push((slot, Arc::clone(id), price_at(offer.at, offer.version)));
         self.changed.priced.insert(slot);
         let first = matches!(entry.offer, Some(None));
+        let price = available_price(Some(offer));
         let replaced = entry.offer.replace(Some(std::mem::take(offer))).flatten();
+        let was = available_price(replaced.as_ref());
         if let Some(replaced) = replaced {
             *offer = replaced;
         }
-        if first {
-            // Most versions replace an offer: only a departure's first one is new to its
-            // product.
-            if let Some(pp) = self.w.prices.get_mut(product) {
+        // Most versions replace an offer: only a departure's first one is new to its
+        // product.
+        if (first || price != was)
+            && let Some(pp) = self.w.prices.get_mut(product)
+        {
+            if first {
                 pp.departures.insert(city_date.to_owned(), slot);
             }
+            pp.cheapest.changed(city_date, was, price);
         }
         Ok(())
     }
@@ -688,6 +710,11 @@ impl<'a> Writer<'a> {
 
 /// The product and `CITY:DATE` parts of a departure id. Ids are `PRODUCT:CITY:DATE`
 /// (see [`super::PriceRef::key`]); one without a product part is its own product.
+/// The [`available_price`] of the departure in `slot`.
+fn price_in(entries: &[Entry], slot: Slot) -> Option<i64> {
+    available_price(entries[slot.index()].offer.as_ref().and_then(Option::as_ref))
+}
+
 fn product_of(id: &str) -> (&str, &str) {
     split_departure(id).unwrap_or((id, ""))
 }
