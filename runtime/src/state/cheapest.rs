@@ -130,7 +130,10 @@ mod tests {
         (slots, rows.iter().map(|r| r.1).collect())
     }
 
-    fn summary(c: &Cheapest) -> (Option<(i64, String, String)>, Vec<(String, i64)>, u64) {
+    /// The cheapest (price, city, date), the cheapest per city, and how many are available.
+    type Summary = (Option<(i64, String, String)>, Vec<(String, i64)>, u64);
+
+    fn summary(c: &Cheapest) -> Summary {
         let best = c.best().map(|(p, city, d)| (p, city.to_owned(), d.to_owned()));
         (best, c.per_city().map(|(city, p)| (city.to_owned(), p)).collect(), c.available())
     }
