@@ -58,10 +58,10 @@ impl Cheapest {
 
     /// The departure `CITY:DATE`'s available price went from `old` to `new`.
     pub(super) fn changed(&mut self, city_date: &str, old: Option<i64>, new: Option<i64>) {
-        let Some((city, date)) = city_date.split_once(':') else { return };
         if old == new {
             return;
         }
+        let Some((city, date)) = city_date.split_once(':') else { return };
         let c = match self.cities.get_mut(city) {
             Some(c) => c,
             None => self.cities.entry(city.to_owned()).or_default(),
@@ -108,7 +108,8 @@ impl Cheapest {
             .map(|(p, d, city)| (p, city, d))
     }
 
-    /// Whether `price` shows these starting prices (as [`ProductPrice::same_offer`]).
+    /// Whether `price` shows these starting prices: the same from-price, city and date,
+    /// cheapest per city and count available (versions, causes and times aside).
     #[must_use]
     pub fn shown_by(&self, price: &ProductPrice) -> bool {
         let best = self.best();

@@ -497,18 +497,6 @@ pub struct ProductPrice {
     pub priced_at: String,
 }
 
-impl ProductPrice {
-    /// Whether `other` shows the same starting prices (versions and times aside).
-    #[must_use]
-    pub fn same_offer(&self, other: &ProductPrice) -> bool {
-        self.from_price == other.from_price
-            && self.city == other.city
-            && self.date == other.date
-            && self.per_city == other.per_city
-            && self.available == other.available
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
