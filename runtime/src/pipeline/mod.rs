@@ -384,10 +384,9 @@ impl Pipeline {
         let mut out = BatchOutput { departures, ..BatchOutput::default() };
         let mut writer = state.writer();
         let mut affected = apply::Affected::default();
-        for input in inputs {
+        apply::decoded(&self.config, plugins, inputs, |input, event| {
             out.stats.events += 1;
-            let (applied, kind) =
-                apply::apply(&self.config, &mut writer, plugins, input, &mut affected, &mut out.stats)?;
+            let (applied, kind) = apply::apply(&mut writer, plugins, input, event, &mut affected, &mut out.stats)?;
             let outcomes = out.stats.events_by_kind.entry(kind.unwrap_or_else(|| "none".into())).or_default();
             match applied {
                 apply::Applied::Yes => {
@@ -404,7 +403,8 @@ impl Pipeline {
                     out.dead_letters.push(dead_letter(input, &rejection));
                 }
             }
-        }
+            Ok::<_, StateError>(())
+        })?;
         if let (Some(cause), false) = (&extra.cause, extra.reprice.is_empty()) {
             let reprice: Vec<_> = extra.reprice.iter().map(|d| writer.intern(d)).collect();
             out.stats.repriced += affected.mark_all(&reprice, cause.clone());

@@ -11,7 +11,7 @@
 //! Nothing is evicted: memory grows with the state that has been touched (the benchmark
 //! in the README reports it for 1,000,000 departures).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::{Arc, MutexGuard, OnceLock};
 
@@ -61,7 +61,7 @@ pub type Dependents = Set<Slot>;
 /// kept only for one [`Writer`]): a departure's definition names its resources by
 /// slot, so a plugin call finds each resource of each departure it prices by indexing
 /// arrays, not by hashing `kind\0key\0`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ResourceSlot(u32);
 
 impl ResourceSlot {
@@ -294,7 +294,9 @@ pub(super) struct Working {
 /// What a batch changed, by key; values are read from the working set at the end.
 #[derive(Default)]
 struct Changed {
-    quotes: BTreeSet<(Vec<u8>, String)>,
+    /// Each quote written, by resource slot and supplier, as often as written: sorted
+    /// and made unique once, at the end, rather than kept in a set by key as they come.
+    quotes: Vec<(ResourceSlot, String)>,
     index: BTreeMap<Vec<u8>, bool>,
     departures: Set<Slot>,
     products: Set<String>,
@@ -404,21 +406,19 @@ impl<'a> Writer<'a> {
         Quotes { state: self.state, resources: &self.w.resources }
     }
 
-    /// Every supplier quote of (kind, key).
-    pub fn resource(&mut self, kind: &str, key: &str) -> Result<&Resource> {
-        let slot = self.resource_slot(kind, key);
+    /// Every supplier quote of the resource in `slot` ([`Writer::resource_slot`]).
+    pub fn resource(&self, slot: ResourceSlot) -> Result<&Resource> {
         self.quotes().at(slot)
     }
 
     /// Records a supplier's quote.
-    pub fn put_quote(&mut self, kind: &str, key: &str, supplier: &str, quote: QuoteRecord) -> Result<()> {
-        let slot = self.resource_slot(kind, key);
+    pub fn put_quote(&mut self, slot: ResourceSlot, supplier: &str, quote: QuoteRecord) -> Result<()> {
         self.quotes().at(slot)?;
         let entry = &mut self.w.resources[slot.index()];
         if let Some(r) = entry.quotes.get_mut() {
             r.put(supplier.to_owned(), quote);
         }
-        self.changed.quotes.insert((entry.prefix.to_vec(), supplier.to_owned()));
+        self.changed.quotes.push((slot, supplier.to_owned()));
         Ok(())
     }
 
@@ -440,13 +440,8 @@ impl<'a> Writer<'a> {
         &self.w.departures[slot.index()].id
     }
 
-    /// The departures that depend on (kind, key).
-    pub fn dependents(&mut self, kind: &str, key: &str) -> Result<Arc<Dependents>> {
-        let slot = self.resource_slot(kind, key);
-        self.dependents_at(slot)
-    }
-
-    fn dependents_at(&mut self, slot: ResourceSlot) -> Result<Arc<Dependents>> {
+    /// The departures that depend on the resource in `slot` ([`Writer::resource_slot`]).
+    pub fn dependents(&mut self, slot: ResourceSlot) -> Result<Arc<Dependents>> {
         let entry = &self.w.resources[slot.index()];
         if let Some(d) = &entry.dependents {
             return Ok(Arc::clone(d));
@@ -465,7 +460,7 @@ impl<'a> Writer<'a> {
     /// Adds or removes "departure depends on (kind, key)".
     pub fn set_dependency(&mut self, kind: &str, key: &str, departure: Slot, present: bool) -> Result<()> {
         let slot = self.resource_slot(kind, key);
-        self.dependents_at(slot)?;
+        self.dependents(slot)?;
         let Working { resources, departures, .. } = &mut *self.w;
         let entry = &mut resources[slot.index()];
         if let Some(d) = &mut entry.dependents {
@@ -662,16 +657,19 @@ impl<'a> Writer<'a> {
     /// The batch's changes as the writes of one atomic commit; releases the working set.
     #[must_use]
     pub fn finish(self) -> Pending {
-        let Writer { w, changed, at, .. } = self;
+        let Writer { w, mut changed, at, .. } = self;
         let mut p = Pending::default();
-        for (prefix, supplier) in changed.quotes {
-            let resource = w.resource_slots.get(&prefix[..]).and_then(|s| w.resources[s.index()].quotes.get());
-            if let Some(q) = resource.and_then(|r| r.quotes.get(&supplier)) {
-                let mut k = prefix;
+        changed.quotes.sort_unstable();
+        changed.quotes.dedup();
+        for (slot, supplier) in changed.quotes {
+            let entry = &w.resources[slot.index()];
+            if let Some(q) = entry.quotes.get().and_then(|r| r.quotes.get(&supplier)) {
+                let mut k = entry.prefix.to_vec();
                 k.extend_from_slice(supplier.as_bytes());
                 p.quotes.push((k, postcard_bytes(q)));
             }
         }
+        p.quotes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         p.index = changed.index.into_iter().collect();
         for slot in changed.departures {
             let entry = &w.departures[slot.index()];
