@@ -1,14 +1,14 @@
 //! Applying one event to the batch's pending state and marking the departures it touches.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use pricing_sdk::Departure;
 
-use super::{Cause, Input, PipelineConfig, Stats};
-use crate::engine::{PluginError, PluginSet, PriceError};
-use crate::intake::{Event, Op, ProductDef, Rejection, Rules, decode};
+use super::decode::{Decoded, QuoteCheck};
+use super::{Cause, Input, Stats};
+use crate::engine::PluginSet;
+use crate::intake::{Event, Op, ProductDef, Rejection};
 use crate::state::{BoundComponent, DepartureRecord, ProductRecord, QuoteRecord, Slot, StateError, Writer};
 
 /// What became of an event.
@@ -83,142 +83,6 @@ impl Affected {
     pub fn marks_by_slot(&mut self) -> impl Iterator<Item = (Slot, u32)> + '_ {
         self.marked.sort_unstable();
         self.marks()
-    }
-}
-
-/// Batches larger than this are decoded on a helper thread, this many events at a time.
-const DECODE_CHUNK: usize = 1024;
-
-/// A plugin's verdict on a quote's data: its compact stored form, or why not.
-type QuoteCheck = Result<Result<Vec<u8>, PriceError>, PluginError>;
-
-/// An input decoded, before it meets the state.
-pub(crate) struct Decoded {
-    /// The event, or why the input is not one.
-    event: Result<Event, Rejection>,
-    /// For a resource upsert, its plugin's verdict on the quote.
-    quote: Option<QuoteCheck>,
-}
-
-/// Decodes `inputs` against the contract, has each resource upsert's quote checked by
-/// its plugin, and hands each input with what was found to `each`, in order; stops at
-/// `each`'s first error. Neither step reads the state: a batch of more than one chunk
-/// is decoded by a helper thread and this one, each taking the next chunk not taken,
-/// while this one applies them in order (at large batches, decoding and the quote
-/// checks were a seventh of this, the pricing thread's time). The check of an event that turns out stale is not used, but counted.
-pub(crate) fn decoded<E>(
-    config: &PipelineConfig,
-    plugins: &PluginSet,
-    inputs: &[Input],
-    mut each: impl FnMut(&Input, Decoded) -> Result<(), E>,
-) -> Result<(), E> {
-    let decode_input = |input: &Input| {
-        let known = |k: &str| plugins.has(k);
-        let rules =
-            Rules { known_kind: &known, supplier_required: &config.supplier_required, currency: &config.currency };
-        let event = decode(&input.text, &rules);
-        let quote = match &event {
-            Ok(e) if e.op == Op::Upsert && e.kind != "product" => {
-                plugins.get(&e.kind).map(|plugin| plugin.decode_quote(&e.key, e.data.get()))
-            }
-            _ => None,
-        };
-        Decoded { event, quote }
-    };
-    if inputs.len() <= DECODE_CHUNK {
-        return inputs.iter().try_for_each(|input| each(input, decode_input(input)));
-    }
-    let chunks: Vec<&[Input]> = inputs.chunks(DECODE_CHUNK).collect();
-    let shared = Shared {
-        next: AtomicUsize::new(0),
-        stop: AtomicBool::new(false),
-        helper_gone: AtomicBool::new(false),
-        done: Mutex::new((0..chunks.len()).map(|_| None).collect()),
-        ready: Condvar::new(),
-    };
-    let decode_chunk = |i: usize| {
-        let decoded: Vec<Decoded> = chunks[i].iter().map(decode_input).collect();
-        shared.lock()[i] = Some(decoded);
-        shared.ready.notify_all();
-    };
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let _gone = HelperGone(&shared);
-            while !shared.stop.load(Ordering::Relaxed) {
-                let i = shared.next.fetch_add(1, Ordering::Relaxed);
-                if i >= chunks.len() {
-                    break;
-                }
-                decode_chunk(i);
-            }
-        });
-        let result = (|| {
-            for (i, chunk) in chunks.iter().enumerate() {
-                let decoded = loop {
-                    if let Some(d) = shared.lock()[i].take() {
-                        break d;
-                    }
-                    // Not decoded yet: decode the next chunk nobody has taken, if any,
-                    // rather than wait; else wait for this one.
-                    let j = shared.next.fetch_add(1, Ordering::Relaxed);
-                    if j < chunks.len() {
-                        decode_chunk(j);
-                        continue;
-                    }
-                    let mut done = shared.lock();
-                    while done[i].is_none() && !shared.helper_gone.load(Ordering::Relaxed) {
-                        done = shared.ready.wait(done).unwrap_or_else(PoisonError::into_inner);
-                    }
-                    match done[i].take() {
-                        Some(d) => break d,
-                        // The helper panicked on it (the scope passes the panic on once
-                        // this thread is done): decoded here instead.
-                        None => break chunk.iter().map(decode_input).collect(),
-                    }
-                };
-                for (input, d) in chunk.iter().zip(decoded) {
-                    each(input, d)?;
-                }
-            }
-            Ok(())
-        })();
-        // On an error the helper takes no further chunk.
-        shared.stop.store(true, Ordering::Relaxed);
-        result
-    })
-}
-
-/// A batch's chunks being decoded by the thread that applies them and a helper, both
-/// taking the next chunk not yet taken.
-struct Shared {
-    /// The next chunk not taken.
-    next: AtomicUsize,
-    /// Set once the applier is done: the helper takes no more.
-    stop: AtomicBool,
-    /// Set as the helper ends, however it ends.
-    helper_gone: AtomicBool,
-    /// By chunk: its decoded inputs, from when they are decoded until applied.
-    done: Mutex<Vec<Option<Vec<Decoded>>>>,
-    /// Signalled as each chunk is decoded.
-    ready: Condvar,
-}
-
-/// Marks the helper gone when dropped, and wakes the applier: a helper that panicked
-/// on a chunk never decodes it, and the applier waiting for it would wait for good.
-struct HelperGone<'a>(&'a Shared);
-
-impl Drop for HelperGone<'_> {
-    fn drop(&mut self) {
-        self.0.helper_gone.store(true, Ordering::Relaxed);
-        // Taken and let go so that the applier is either past its check or waiting.
-        drop(self.0.lock());
-        self.0.ready.notify_all();
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Vec<Option<Vec<Decoded>>>> {
-        self.done.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

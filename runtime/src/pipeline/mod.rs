@@ -8,6 +8,7 @@
 //! changes with the input position, so a crash repeats output, never skips it.
 
 mod apply;
+mod decode;
 mod lines;
 mod price;
 mod restore;
@@ -384,7 +385,7 @@ impl Pipeline {
         let mut out = BatchOutput { departures, ..BatchOutput::default() };
         let mut writer = state.writer();
         let mut affected = apply::Affected::default();
-        apply::decoded(&self.config, plugins, inputs, |input, event| {
+        decode::decoded(&self.config, plugins, inputs, |input, event| {
             out.stats.events += 1;
             let (applied, kind) = apply::apply(&mut writer, plugins, input, event, &mut affected, &mut out.stats)?;
             let outcomes = out.stats.events_by_kind.entry(kind.unwrap_or_else(|| "none".into())).or_default();
