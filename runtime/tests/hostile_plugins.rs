@@ -37,6 +37,37 @@ fn a_looping_plugin_is_stopped_at_its_time_budget_and_the_next_batch_prices() {
 }
 
 #[test]
+fn a_looping_call_holds_up_no_other_call_to_the_same_plugin() {
+    // Two threads call one plugin at once (the pricing thread and its decode helper do):
+    // each call runs on an instance of its own, so a call stuck in a loop until its
+    // budget runs out does not make the other wait for it.
+    let host = host(EngineConfig::default().with_call_budget_ms(5_000));
+    let looper = host.load(&artifact(LOOPER)).expect("loads");
+    let looping_done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let looping = scope.spawn(|| {
+            let err = looper.price_batch(&plain_batch(1, POISON_NIGHTS), 1).expect_err("must be stopped");
+            looping_done.store(true, std::sync::atomic::Ordering::SeqCst);
+            err
+        });
+        // Let the looping call get under way first.
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        let next = looper.price_batch(&plain_batch(2, 3), 2).expect("prices beside the looping call");
+        let took = started.elapsed();
+        assert_eq!(next.results, vec![Ok(100), Ok(100)]);
+        assert!(
+            !looping_done.load(std::sync::atomic::Ordering::SeqCst),
+            "the second call finished only after the looping one ({took:?})"
+        );
+        let err = looping.join().expect("the looping thread ends");
+        assert!(matches!(err, PluginError::Timeout { budget_ms: 5_000, .. }), "{err}");
+    });
+    let next = looper.price_batch(&plain_batch(2, 3), 2).expect("prices after");
+    assert_eq!(next.results, vec![Ok(100), Ok(100)]);
+}
+
+#[test]
 fn a_memory_hog_is_stopped_at_its_memory_limit_and_the_next_batch_prices() {
     let host = host(EngineConfig::default().with_memory_limit_mib(16));
     let hog = host.load(&artifact(MEMHOG)).expect("loads");

@@ -3,8 +3,8 @@
 //! into the host, see [`Plugin::native`]): the benchmarks use that to show what the
 //! WebAssembly boundary costs.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use pricing_sdk::{Departure, PriceError, PricingRule, Role};
 use wasmtime::Store;
@@ -92,19 +92,32 @@ impl BatchOutcome {
     }
 }
 
-/// The live instance and its store.
+/// A live instance and its store.
 struct Live {
     store: Store<StoreState>,
     bindings: Bindings,
+    /// The [`Wasm::generation`] it was made in: an instance from before a contract
+    /// breach is dropped rather than reused.
+    generation: u64,
 }
 
-/// The component, its limits and its live instance.
+/// Idle instances kept for reuse: one for each thread that calls plugins in a batch
+/// (the pricing thread and its helper, see `pipeline::decode`). More callers at once
+/// still work, on instances made for the call and dropped after it.
+const IDLE_KEPT: usize = 2;
+
+/// The component, its limits and its idle instances.
 struct Wasm {
     pre: PluginPre<StoreState>,
     config: EngineConfig,
     /// Calls retried on a fresh instance after a reused one hit the memory limit.
     recycled: AtomicU64,
-    live: Mutex<Option<Live>>,
+    /// Bumped when a call breaks the contract: instances made before are dropped.
+    generation: AtomicU64,
+    /// Instances not in a call. The lock is held only to take or give one back, never
+    /// during a call, so two threads can call the same plugin at once (the decode
+    /// helper and the pricing thread both check quotes of the batch's busiest kind).
+    idle: Mutex<Vec<Live>>,
 }
 
 type DecodeFn = fn(&str, &str) -> Result<Vec<u8>, PriceError>;
@@ -123,7 +136,8 @@ enum Backend {
     Native(Native),
 }
 
-/// A loaded, checked plugin. Calls are serialised on its one live instance.
+/// A loaded, checked plugin. Each call runs on an instance of its own, reused from
+/// call to call.
 pub struct Plugin {
     backend: Backend,
     info: PluginInfo,
@@ -141,7 +155,13 @@ impl Plugin {
         };
         let id = info.id();
         Plugin {
-            backend: Backend::Wasm(Box::new(Wasm { pre, config, recycled: AtomicU64::new(0), live: Mutex::new(None) })),
+            backend: Backend::Wasm(Box::new(Wasm {
+                pre,
+                config,
+                recycled: AtomicU64::new(0),
+                generation: AtomicU64::new(0),
+                idle: Mutex::new(Vec::new()),
+            })),
             info,
             id,
         }
@@ -279,26 +299,27 @@ impl Plugin {
     fn contract(&self, message: String) -> PluginError {
         // A plugin that breaks the contract may be in any state: start afresh next time.
         if let Backend::Wasm(w) = &self.backend {
-            *w.lock() = None;
+            w.generation.fetch_add(1, Ordering::Relaxed);
+            w.idle().clear();
         }
         PluginError::Contract { plugin: self.id.clone(), message }
     }
 
-    /// Runs one call on the live instance (creating it if needed) with a fresh time
-    /// budget; on failure the instance is dropped and the failure classified. A memory
-    /// limit hit on a reused instance is retried once on a fresh one.
+    /// Runs one call on an idle instance (creating one if none is idle) with a fresh
+    /// time budget; on failure the instance is dropped and the failure classified. A
+    /// memory limit hit on a reused instance is retried once on a fresh one.
     fn call<T>(&self, f: impl Fn(&mut Store<StoreState>, &Bindings) -> wasmtime::Result<T>) -> Result<T, PluginError> {
         let Backend::Wasm(w) = &self.backend else {
             return Err(PluginError::Contract { plugin: self.id.clone(), message: "not a component".into() });
         };
-        let mut guard = w.lock();
-        let (live, reused) = match guard.take() {
+        let idle = w.idle().pop();
+        let (live, reused) = match idle {
             Some(live) => (live, true),
             None => (w.instantiate(&self.id)?, false),
         };
         match w.run(&self.id, live, &f) {
             Ok((value, live)) => {
-                *guard = Some(live);
+                w.give_back(live);
                 Ok(value)
             }
             // Some language runtimes never give memory back inside an instance
@@ -310,7 +331,7 @@ impl Plugin {
                 let n = w.recycled.fetch_add(1, Ordering::Relaxed) + 1;
                 tracing::debug!(plugin = %self.id, recycled = n, "memory limit on a reused instance: retrying on a fresh one");
                 let (value, live) = w.run(&self.id, w.instantiate(&self.id)?, &f)?;
-                *guard = Some(live);
+                w.give_back(live);
                 Ok(value)
             }
             Err(e) => Err(e),
@@ -337,27 +358,39 @@ impl Wasm {
         live: Live,
         f: &impl Fn(&mut Store<StoreState>, &Bindings) -> wasmtime::Result<T>,
     ) -> Result<(T, Live), PluginError> {
-        let Live { mut store, bindings } = live;
+        let Live { mut store, bindings, generation } = live;
         store.set_epoch_deadline(self.deadline_ticks());
         store.data_mut().limiter.denied = false;
         match f(&mut store, &bindings) {
-            Ok(value) => Ok((value, Live { store, bindings })),
+            Ok(value) => Ok((value, Live { store, bindings, generation })),
             Err(e) => Err(self.classify(id, e, &store)),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Live>> {
-        // A panic while holding the lock cannot leave the Option half-written.
-        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Live>> {
+        // A panic while holding the lock cannot leave the list half-written.
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps `live` for the next call, unless enough are idle or it predates a
+    /// contract breach.
+    fn give_back(&self, live: Live) {
+        if live.generation == self.generation.load(Ordering::Relaxed) {
+            let mut idle = self.idle();
+            if idle.len() < IDLE_KEPT {
+                idle.push(live);
+            }
+        }
     }
 
     fn instantiate(&self, id: &str) -> Result<Live, PluginError> {
         let limit = usize::try_from(self.config.memory_limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let generation = self.generation.load(Ordering::Relaxed);
         let mut store = Store::new(self.pre.engine(), StoreState::new(limit));
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(self.deadline_ticks());
         let bindings = self.pre.instantiate(&mut store).map_err(|e| self.classify(id, e, &store))?;
-        Ok(Live { store, bindings })
+        Ok(Live { store, bindings, generation })
     }
 
     fn deadline_ticks(&self) -> u64 {
