@@ -134,10 +134,11 @@ struct ResourceEntry {
 #[derive(Default)]
 pub struct Resource {
     quotes: BTreeMap<String, QuoteRecord>,
-    /// The live quotes as a plugin batch carries them, kept in step with `quotes`: a
-    /// resource goes into a batch for every call that prices a departure using it, far
-    /// more often than it changes.
-    encoded: EncodedResource,
+    /// The live quotes as a plugin batch carries them, encoded on first use after a
+    /// change: a resource goes into a batch for every call that prices a departure using
+    /// it, far more often than it changes, and a popular one changes many times in a
+    /// batch before it is priced once.
+    encoded: OnceLock<EncodedResource>,
 }
 
 impl Resource {
@@ -149,12 +150,17 @@ impl Resource {
     /// The live quotes encoded for a plugin batch.
     #[must_use]
     pub fn encoded(&self) -> &EncodedResource {
-        &self.encoded
+        self.encoded.get_or_init(|| EncodedResource::new(self.live()))
     }
 
-    fn put(&mut self, supplier: String, quote: QuoteRecord) {
-        self.quotes.insert(supplier, quote);
-        self.encoded = EncodedResource::new(self.live());
+    fn put(&mut self, supplier: &str, quote: QuoteRecord) {
+        match self.quotes.get_mut(supplier) {
+            Some(stored) => *stored = quote,
+            None => {
+                self.quotes.insert(supplier.to_owned(), quote);
+            }
+        }
+        self.encoded = OnceLock::new();
     }
 
     /// The stored seq of a supplier's quote.
@@ -341,7 +347,6 @@ impl<'a> Quotes<'a> {
             let supplier = String::from_utf8_lossy(&k[entry.prefix.len()..]).into_owned();
             r.quotes.insert(supplier, from_postcard(&v, "quote")?);
         }
-        r.encoded = EncodedResource::new(r.live());
         // Two threads that read it at once read the same quotes: either's will do.
         Ok(entry.quotes.get_or_init(|| r))
     }
@@ -416,7 +421,7 @@ impl<'a> Writer<'a> {
         self.quotes().at(slot)?;
         let entry = &mut self.w.resources[slot.index()];
         if let Some(r) = entry.quotes.get_mut() {
-            r.put(supplier.to_owned(), quote);
+            r.put(supplier, quote);
         }
         self.changed.quotes.push((slot, supplier.to_owned()));
         Ok(())
@@ -781,6 +786,31 @@ mod tests {
         // One slot per (kind, key): the same key of another kind is another resource.
         assert_ne!(def.resources(0)[0], def.resources(2)[1]);
         assert_eq!(w.quotes().count(), 4);
+    }
+
+    /// A resource's quotes are encoded for the plugins when first priced after a
+    /// change, so each change must show: a new supplier, a new quote from one already
+    /// there, a deleted one.
+    #[test]
+    fn a_resource_encoded_for_the_plugins_follows_each_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("opens");
+        let mut w = state.writer();
+        let slot = w.resource_slot("hotel", "H1:2026-12-01");
+        let quote = |seq: u64, compact: &[u8]| QuoteRecord { seq, deleted: false, compact: compact.to_vec() };
+        let encoded = |w: &Writer<'_>| w.resource(slot).expect("reads").encoded().clone();
+        assert_eq!(encoded(&w), EncodedResource::default());
+        w.put_quote(slot, "s2", quote(1, b"two")).expect("puts");
+        assert_eq!(encoded(&w), EncodedResource::new([&b"two"[..]]));
+        // Supplier order, whatever the order of the changes.
+        w.put_quote(slot, "s1", quote(1, b"one")).expect("puts");
+        assert_eq!(encoded(&w), EncodedResource::new([&b"one"[..], b"two"]));
+        w.put_quote(slot, "s2", quote(2, b"TWO")).expect("puts");
+        w.put_quote(slot, "s2", quote(3, b"two, again")).expect("puts");
+        assert_eq!(encoded(&w), EncodedResource::new([&b"one"[..], b"two, again"]));
+        w.put_quote(slot, "s1", QuoteRecord { seq: 2, deleted: true, compact: Vec::new() }).expect("puts");
+        assert_eq!(encoded(&w), EncodedResource::new([&b"two, again"[..]]));
+        assert_eq!(w.resource(slot).expect("reads").seq("s1"), Some(2), "a deleted quote keeps its seq");
     }
 
     /// Offers live with their departures; the product lists the departures that have
