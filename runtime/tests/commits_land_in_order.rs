@@ -89,3 +89,17 @@ fn a_failed_commit_fails_the_later_ones_in_flight() {
         assert_eq!(position(state), None, "no position past a batch that did not commit");
     });
 }
+
+#[test]
+fn an_idle_runner_lands_its_commits_without_operations() {
+    // A source that idles calls `run_ops` (the Kafka source does, every 200 ms without
+    // a batch); with nothing queued and no operations at all, the commits in flight
+    // must still land, or the last batches' offsets wait for the next event.
+    two_batches(|state, runner, gates| {
+        for gate in gates {
+            gate.send(Ok(())).expect("gate");
+        }
+        assert!(!runner.run_ops().expect("idle"), "no operations, so no work of theirs");
+        assert_eq!((runner.in_flight(), position(state)), (0, Some(2)));
+    });
+}

@@ -175,17 +175,17 @@ impl<'a> Runner<'a> {
     }
 
     /// Runs one batch of queued operations' work with no input (an idle stream), if there
-    /// is any; returns whether there was. Waits for the commit in flight either way, so a
-    /// job's last chunk is reported done.
+    /// is any; returns whether there was. Waits for the commits in flight either way,
+    /// with or without operations: a job's last chunk is reported done, and a source
+    /// idling here learns that its last batches landed (the Kafka source then stores
+    /// their offsets).
     pub fn run_ops(&mut self) -> Result<bool> {
-        let Some(ops) = self.ops else { return Ok(false) };
-        if !ops.has_jobs() {
-            self.wait()?;
-            return Ok(false);
+        let has_jobs = self.ops.is_some_and(Operations::has_jobs);
+        if has_jobs {
+            self.run(&[], Vec::new(), None)?;
         }
-        self.run(&[], Vec::new(), None)?;
         self.wait()?;
-        Ok(true)
+        Ok(has_jobs)
     }
 
     fn run(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>, intent: Option<&Intent>) -> Result<Stats> {
