@@ -1,16 +1,23 @@
 //! NDJSON files as input: one event per line, consumed in micro-batches of a fixed
 //! number of lines. The position stored with each batch is the lines consumed and the
-//! byte offset after them, so a restart seeks to just after the last committed batch
-//! and keeps the batch boundaries of an uninterrupted run.
+//! byte offset after them, so a restart seeks to just after the last committed batch.
+//!
+//! Before a batch's output is sent, where it ends is written to the state as an intent
+//! (`meta` `intent/file:PATH@LINE`), and its commit removes it. A restart after a crash
+//! first cuts the batches those intents name again, exactly, even with another batch
+//! size: a batch cut differently coalesces differently, and could leave a consumer with
+//! a version (and a price) that the state no longer has. Then it cuts by batch size.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use super::{Progress, Runner};
+use super::{Intent, Progress, Runner};
 use crate::intake::Origin;
 use crate::pipeline::{Input, Stats};
+use crate::state::State;
 
 /// Consumes `path` from its stored position to the end through `runner`, and returns
 /// the counters of what it read. `progress` is called once with that position, then
@@ -29,37 +36,92 @@ pub fn run_file(
         Some(bytes) => Position::decode(&bytes).context("stored file position is corrupt")?,
         None => Position::default(),
     };
+    let cuts = Cuts::left(runner.state(), &source, start.lines, batch_size)?;
     let mut file = std::fs::File::open(path).with_context(|| format!("cannot open input {name}"))?;
     // Resume by seeking, not by reading the consumed lines again.
     let offset = start.offset;
     file.seek(SeekFrom::Start(offset)).with_context(|| format!("seeking {name} to byte {offset}"))?;
-    consume_lines(BufReader::new(file), &name, &source, start, batch_size, runner, progress)
+    consume_lines(BufReader::new(file), &name, &source, start, cuts, runner, progress)
 }
 
-/// Reads `reader` to its end in batches of `batch_size` lines, numbering lines and
-/// counting bytes on from `start`, and commits each batch under `source` with the
-/// position after it. Blank lines count as consumed but are not events. Events get
-/// `Origin::File { path: name, line }`. `progress` gets `start`, then the position
-/// after each batch. Returns the counters of the batches it ran.
+/// Where a source's batches are cut: first at the ends of the batches a crashed run
+/// may have sent output for, then every `batch_size` lines.
+pub(super) struct Cuts {
+    /// Lines per batch, at least 1.
+    batch_size: usize,
+    /// The prefix of this source's intent names; `None` for a source that keeps none
+    /// (stdin, read again from its first line by each run).
+    prefix: Option<String>,
+    /// The line each left batch ends at, ascending, all past the start.
+    ends: VecDeque<u64>,
+    /// Intents at or before the start: nothing left to replay, removed with the next
+    /// commit.
+    retire: Vec<String>,
+}
+
+impl Cuts {
+    /// Every `batch_size` lines, with no intents kept.
+    pub(super) fn every(batch_size: usize) -> Self {
+        Cuts { batch_size: batch_size.max(1), prefix: None, ends: VecDeque::new(), retire: Vec::new() }
+    }
+
+    /// After the batches `source` left in `state` (for a run resuming after `start`
+    /// lines), every `batch_size` lines; each batch's intent kept until it commits.
+    fn left(state: &State, source: &str, start: u64, batch_size: usize) -> Result<Self> {
+        let prefix = format!("{source}@");
+        let mut cuts = Cuts { prefix: Some(prefix.clone()), ..Cuts::every(batch_size) };
+        // Names carry the end zero-padded, so they list in line order.
+        for (name, value) in state.intents(&prefix)? {
+            match Position::decode(&value) {
+                Some(end) if end.lines > start => cuts.ends.push_back(end.lines),
+                _ => cuts.retire.push(name),
+            }
+        }
+        if let (Some(first), Some(last)) = (cuts.ends.front(), cuts.ends.back()) {
+            tracing::info!(
+                source,
+                batches = cuts.ends.len(),
+                first_end = first,
+                last_end = last,
+                "replaying the batches a previous run cut and did not commit, cut where it cut them"
+            );
+        }
+        Ok(cuts)
+    }
+
+    /// How many lines the batch after `lines` may hold.
+    fn size(&self, lines: u64) -> usize {
+        match self.ends.front() {
+            Some(&end) => usize::try_from(end - lines).unwrap_or(usize::MAX),
+            None => self.batch_size,
+        }
+    }
+}
+
+/// Reads `reader` to its end in batches cut at `cuts`, numbering lines and counting
+/// bytes on from `start`, and commits each batch under `source` with the position after
+/// it. Blank lines count as consumed but are not events. Events get
+/// `Origin::File { path: name, line }`. `progress` gets `start`, then the position after
+/// each batch. Returns the counters of the batches it ran.
 pub(super) fn consume_lines(
     mut reader: impl BufRead,
     name: &str,
     source: &str,
     start: Position,
-    batch_size: usize,
+    mut cuts: Cuts,
     runner: &mut Runner<'_>,
     mut progress: impl FnMut(Progress),
 ) -> Result<Stats> {
     let mut stats = Stats::default();
     let Position { mut lines, mut offset } = start;
     progress(Progress { lines, bytes: offset });
-    let size = batch_size.max(1);
     // The batch grows as lines arrive: a huge --batch-size must not reserve memory up front.
-    let mut batch = Vec::with_capacity(size.min(4_096));
+    let mut batch = Vec::with_capacity(cuts.batch_size.min(4_096));
     let mut text = String::new();
     loop {
         batch.clear();
         let mut read = 0usize;
+        let size = cuts.size(lines);
         while read < size {
             text.clear();
             let n = reader.read_line(&mut text).with_context(|| format!("reading {name}"))?;
@@ -80,7 +142,22 @@ pub(super) fn consume_lines(
         if read == 0 {
             return Ok(stats);
         }
-        stats.add(&runner.batch(&batch, source, Position { lines, offset }.encode())?);
+        if cuts.ends.front() == Some(&lines) {
+            cuts.ends.pop_front();
+        }
+        let position = Position { lines, offset }.encode();
+        let ran = match &cuts.prefix {
+            Some(prefix) => {
+                let intent = Intent {
+                    name: format!("{prefix}{lines:020}"),
+                    value: position.clone(),
+                    retire: std::mem::take(&mut cuts.retire),
+                };
+                runner.batch_at(&batch, vec![(source.to_owned(), position)], &intent)?
+            }
+            None => runner.batch(&batch, source, position)?,
+        };
+        stats.add(&ran);
         progress(Progress { lines, bytes: offset });
     }
 }

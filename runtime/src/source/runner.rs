@@ -146,10 +146,11 @@ impl<'a> Runner<'a> {
         self.run(inputs, vec![(source.to_owned(), position)], None)
     }
 
-    /// Like [`Runner::batch`] for a source with several positions (a Kafka topic's
-    /// partitions) whose batches are cut by time: each `(source, position)` commits with
-    /// the batch, and `intent` is written durably before any of its output is sent, and
-    /// removed by its commit (see [`crate::state::Committer::write_intent`]).
+    /// Like [`Runner::batch`] for a source that replays a crashed run's batches as they
+    /// were cut (a Kafka topic, cut by time; a file, whose batch size may change between
+    /// runs): each `(source, position)` commits with the batch, and `intent` is written
+    /// durably before any of its output is sent, and removed by its commit (see
+    /// [`crate::state::Committer::write_intent`]).
     pub fn batch_at(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>, intent: &Intent) -> Result<Stats> {
         self.run(inputs, positions, Some(intent))
     }

@@ -15,7 +15,7 @@ use std::io::BufRead;
 
 use anyhow::{Context as _, Result};
 
-use super::file::{Position, consume_lines};
+use super::file::{Cuts, Position, consume_lines};
 use super::{Progress, Runner};
 use crate::pipeline::Stats;
 
@@ -50,5 +50,5 @@ pub fn run_reader(
             "stdin is not resumed: consuming it from its first line (a previous run committed committed_lines)"
         );
     }
-    consume_lines(reader, STDIN_NAME, STDIN_SOURCE, Position::default(), batch_size, runner, progress)
+    consume_lines(reader, STDIN_NAME, STDIN_SOURCE, Position::default(), Cuts::every(batch_size), runner, progress)
 }
