@@ -72,6 +72,10 @@ impl Cuts {
         let mut cuts = Cuts { prefix: Some(prefix.clone()), ..Cuts::every(batch_size) };
         // Names carry the end zero-padded, so they list in line order.
         for (name, value) in state.intents(&prefix)? {
+            // Another file's, whose path starts with this one's and an `@`.
+            if !name[prefix.len()..].bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
             match Position::decode(&value) {
                 Some(end) if end.lines > start => cuts.ends.push_back(end.lines),
                 _ => cuts.retire.push(name),
