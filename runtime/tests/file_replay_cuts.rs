@@ -104,3 +104,20 @@ fn a_run_that_ends_well_leaves_no_intent() {
     assert_eq!(ends, vec![2, 3]);
     assert!(left(&state).is_empty(), "{:?}", left(&state));
 }
+
+#[test]
+fn another_files_intents_are_left_to_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("events.ndjson");
+    std::fs::write(&input, "a\nb\nc\nd\n").expect("write");
+    let state = State::open(&dir.path().join("state")).expect("state");
+    // A file whose path starts with this one's and an `@` left a batch ending at line 3.
+    let other = format!("file:{}@old@{:020}", input.display(), 3);
+    let end: Vec<u8> = [3u64.to_le_bytes(), 6u64.to_le_bytes()].concat();
+    state.write_intent(&other, &end).expect("writes");
+
+    let (ends, ok) = consume(&input, &state, 2, &mut FailsAfter { good: usize::MAX });
+    assert!(ok);
+    assert_eq!(ends, vec![2, 4], "cut by its own batch size, not at the other file's end");
+    assert_eq!(left(&state), vec![3], "the other file's intent is still there");
+}
