@@ -3,41 +3,29 @@
 //! batch whose commit failed takes every later one in flight with it, so the stored
 //! position never passes a batch that did not commit.
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::sink::Scripted;
 use pricing_runtime::engine::PluginSet;
 use pricing_runtime::intake::Origin;
-use pricing_runtime::pipeline::{BatchOutput, Input, Pipeline, PipelineConfig};
+use pricing_runtime::pipeline::{Input, Pipeline, PipelineConfig};
 use pricing_runtime::sink::{Durable, Sink};
 use pricing_runtime::source::Runner;
 use pricing_runtime::state::State;
 
-/// A sink whose batches become durable when the test says: each batch's `Durable`
-/// waits for the next outcome queued for it.
-struct Gated {
-    outcomes: Vec<mpsc::Receiver<std::io::Result<()>>>,
-}
-
-impl Sink for Gated {
-    fn write(&mut self, _: &BatchOutput) -> std::io::Result<()> {
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-
-    fn write_batch(&mut self, _: &mut BatchOutput) -> std::io::Result<Durable> {
-        let outcome = self.outcomes.remove(0);
-        Ok(Durable::after(move || outcome.recv().unwrap_or_else(|_| Err(std::io::Error::other("gate dropped")))))
-    }
-}
-
-/// A sink for `n` batches, and the gates that make each durable.
-fn gated(n: usize) -> (Gated, Vec<mpsc::SyncSender<std::io::Result<()>>>) {
-    let (gates, outcomes) = (0..n).map(|_| mpsc::sync_channel(1)).unzip();
-    (Gated { outcomes }, gates)
+/// A sink for `n` batches whose each becomes durable when the test says, and the gates
+/// that say it: each batch's `Durable` waits for the next outcome queued for it.
+fn gated(n: usize) -> (impl Sink, Vec<mpsc::SyncSender<std::io::Result<()>>>) {
+    let (gates, mut outcomes): (Vec<_>, Vec<mpsc::Receiver<std::io::Result<()>>>) =
+        (0..n).map(|_| mpsc::sync_channel(1)).unzip();
+    let sink = Scripted(move || {
+        let outcome = outcomes.remove(0);
+        Durable::after(move || outcome.recv().unwrap_or_else(|_| Err(std::io::Error::other("gate dropped"))))
+    });
+    (sink, gates)
 }
 
 fn line(n: u64) -> Vec<Input> {

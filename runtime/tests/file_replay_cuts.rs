@@ -3,10 +3,13 @@
 //! differently coalesces differently, and could leave a consumer with a version the
 //! state no longer has. Once they are replayed, the new batch size applies.
 
-use std::path::Path;
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::sink::Scripted;
 use pricing_runtime::engine::PluginSet;
-use pricing_runtime::pipeline::{BatchOutput, Pipeline, PipelineConfig};
+use pricing_runtime::pipeline::{Pipeline, PipelineConfig};
 use pricing_runtime::sink::{Durable, Sink};
 use pricing_runtime::source::{Runner, run_file};
 use pricing_runtime::state::State;
@@ -15,26 +18,23 @@ const LINES: u64 = 40;
 
 /// A sink whose first `good` batches become durable and whose later ones fail, as a
 /// process killed after sending their output but before committing them would leave.
-struct FailsAfter {
-    good: usize,
+fn fails_after(mut good: usize) -> impl Sink {
+    Scripted(move || {
+        if good == 0 {
+            return Durable::after(|| Err(std::io::Error::other("the process died here")));
+        }
+        good -= 1;
+        Durable::done()
+    })
 }
 
-impl Sink for FailsAfter {
-    fn write(&mut self, _: &BatchOutput) -> std::io::Result<()> {
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-
-    fn write_batch(&mut self, _: &mut BatchOutput) -> std::io::Result<Durable> {
-        if self.good == 0 {
-            return Ok(Durable::after(|| Err(std::io::Error::other("the process died here"))));
-        }
-        self.good -= 1;
-        Ok(Durable::after(|| Ok(())))
-    }
+/// A data folder's state and an input file in it holding `text`.
+fn input(text: &str) -> (tempfile::TempDir, PathBuf, State) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("events.ndjson");
+    std::fs::write(&input, text).expect("write");
+    let state = State::open(&dir.path().join("state")).expect("state");
+    (dir, input, state)
 }
 
 /// Consumes `input` in batches of `batch_size` into `sink`; returns the line each batch
@@ -62,16 +62,13 @@ fn left(state: &State) -> Vec<u64> {
 
 #[test]
 fn a_restart_cuts_the_uncommitted_batches_where_they_were_cut_then_uses_its_own_size() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("events.ndjson");
     // Not events: each is dead-lettered, which is enough to make a batch.
     let text: String = (1..=LINES).map(|n| format!("line {n}\n")).collect();
-    std::fs::write(&input, text).expect("write");
-    let state = State::open(&dir.path().join("state")).expect("state");
+    let (_dir, input, state) = input(&text);
 
     // Batches of 7; the first commits, the second's output is "sent" and its commit
     // fails, and so does every later batch's that got under way.
-    let (_, ok) = consume(&input, &state, 7, &mut FailsAfter { good: 1 });
+    let (_, ok) = consume(&input, &state, 7, &mut fails_after(1));
     assert!(!ok, "the run must fail");
     assert_eq!(position(&state, &input), Some(7), "only the first batch committed");
     let replayed = left(&state);
@@ -80,7 +77,7 @@ fn a_restart_cuts_the_uncommitted_batches_where_they_were_cut_then_uses_its_own_
     assert_eq!(replayed, expected, "one intent per batch past the committed one, at its end");
 
     // Batches of 5 now: first the batches cut at 7, then every 5 lines.
-    let (ends, ok) = consume(&input, &state, 5, &mut FailsAfter { good: usize::MAX });
+    let (ends, ok) = consume(&input, &state, 5, &mut fails_after(usize::MAX));
     assert!(ok, "the restart runs to the end");
     let mut expected = replayed.clone();
     let mut at = *replayed.last().expect("one");
@@ -95,11 +92,8 @@ fn a_restart_cuts_the_uncommitted_batches_where_they_were_cut_then_uses_its_own_
 
 #[test]
 fn a_run_that_ends_well_leaves_no_intent() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("events.ndjson");
-    std::fs::write(&input, "a\nb\nc\n").expect("write");
-    let state = State::open(&dir.path().join("state")).expect("state");
-    let (ends, ok) = consume(&input, &state, 2, &mut FailsAfter { good: usize::MAX });
+    let (_dir, input, state) = input("a\nb\nc\n");
+    let (ends, ok) = consume(&input, &state, 2, &mut fails_after(usize::MAX));
     assert!(ok);
     assert_eq!(ends, vec![2, 3]);
     assert!(left(&state).is_empty(), "{:?}", left(&state));
@@ -107,16 +101,13 @@ fn a_run_that_ends_well_leaves_no_intent() {
 
 #[test]
 fn another_files_intents_are_left_to_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("events.ndjson");
-    std::fs::write(&input, "a\nb\nc\nd\n").expect("write");
-    let state = State::open(&dir.path().join("state")).expect("state");
+    let (_dir, input, state) = input("a\nb\nc\nd\n");
     // A file whose path starts with this one's and an `@` left a batch ending at line 3.
     let other = format!("file:{}@old@{:020}", input.display(), 3);
     let end: Vec<u8> = [3u64.to_le_bytes(), 6u64.to_le_bytes()].concat();
     state.write_intent(&other, &end).expect("writes");
 
-    let (ends, ok) = consume(&input, &state, 2, &mut FailsAfter { good: usize::MAX });
+    let (ends, ok) = consume(&input, &state, 2, &mut fails_after(usize::MAX));
     assert!(ok);
     assert_eq!(ends, vec![2, 4], "cut by its own batch size, not at the other file's end");
     assert_eq!(left(&state), vec![3], "the other file's intent is still there");

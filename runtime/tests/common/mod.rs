@@ -8,6 +8,7 @@ pub mod http;
 pub mod kafka;
 pub mod process;
 pub mod rig;
+pub mod sink;
 pub mod workload;
 
 use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost};
