@@ -98,9 +98,12 @@ enum Command {
         /// Data folder, emptied first.
         #[arg(long, default_value = "data/demo")]
         data: PathBuf,
-        /// Exit after printing instead of keeping the admin API up
+        /// Exit after printing instead of keeping the admin API up (no admin API is started)
         #[arg(long)]
         exit: bool,
+        /// Address of the admin API (another one when 8080 is taken; port 0 picks a free one)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        admin_listen: std::net::SocketAddr,
     },
     /// A product's price calendar: per departure city, each date's price; the starting
     /// price is marked with `*`.
@@ -192,7 +195,7 @@ fn run_cli() -> Result<()> {
         }
         Command::Admin(args) => cli::admin::run(args),
         Command::Conform(args) => cli::conform::run(&args),
-        Command::Demo { events, data, exit } => demo(&events, &data, exit),
+        Command::Demo { events, data, exit, admin_listen } => demo(&events, &data, exit, admin_listen),
         Command::Calendar { product, data } => calendar(&product, &data),
         Command::History { departure, data } => history(&departure, &data),
         Command::Gen { config } => {
@@ -240,7 +243,10 @@ fn run(
     let metrics = pricing_runtime::metrics::Metrics::new(Some(data)).with_destinations(destinations);
     let ops = Arc::new(Operations::new(config.operations.clone(), Arc::clone(&registry)).with_metrics(metrics));
     let admin = if config.admin.enabled {
-        Some(admin::serve(&config.admin, Arc::clone(&ops)).context("starting the admin API")?)
+        Some(
+            admin::serve(&config.admin, Arc::clone(&ops))
+                .context("starting the admin API (another address: --admin-listen)")?,
+        )
     } else {
         None
     };
@@ -341,15 +347,18 @@ fn log_consumed(input: &dyn std::fmt::Display, stats: &Stats, started: Instant) 
     );
 }
 
-fn demo(events: &Path, data: &Path, exit: bool) -> Result<()> {
+fn demo(events: &Path, data: &Path, exit: bool, admin_listen: std::net::SocketAddr) -> Result<()> {
     if data.exists() {
         std::fs::remove_dir_all(data).with_context(|| format!("emptying {}", data.display()))?;
     }
-    let config = Config {
+    let mut config = Config {
         data: data.to_path_buf(),
         input: InputConfig { files: vec![events.to_path_buf()], ..InputConfig::default() },
         ..Config::default()
     };
+    // With `--exit` nobody could use it, and a taken port would fail the demo for nothing.
+    config.admin.enabled = !exit;
+    config.admin.listen = admin_listen;
     run(&config, !exit, Until::Stopped, |state, stats, admin| {
         print_demo(state, stats, data)?;
         if let Some(addr) = admin.filter(|_| !exit) {

@@ -14,7 +14,7 @@ pub enum ClientError {
     #[error("admin URL {0:?} is not http://HOST:PORT")]
     BadUrl(String),
     /// No connection, or it broke.
-    #[error("admin API at {addr}: {source}")]
+    #[error("admin API at {addr}")]
     Io {
         /// Where.
         addr: String,

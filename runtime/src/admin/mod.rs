@@ -57,7 +57,7 @@ pub enum AdminError {
     )]
     ExposedWithoutToken(SocketAddr),
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,

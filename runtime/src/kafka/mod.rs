@@ -19,7 +19,7 @@ use rdkafka::types::RDKafkaErrorCode;
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSetupError {
     /// No broker answered in time: the most common mistake (wrong address, broker down).
-    #[error("cannot reach the Kafka brokers at {brokers} within {timeout_ms} ms: {source}")]
+    #[error("cannot reach the Kafka brokers at {brokers} within {timeout_ms} ms")]
     Unreachable {
         /// The bootstrap list tried.
         brokers: String,

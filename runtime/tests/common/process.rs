@@ -34,6 +34,21 @@ impl Run {
         Run::start(args, env, Stdio::null(), log)
     }
 
+    /// `pricing demo ARGS...` as the README's first command runs it: from the
+    /// repository's root, so with its default `examples/events.ndjson`. What it prints
+    /// goes to `dir/demo.out` ([`Run::printed`]), its log to `dir/demo.log`.
+    pub fn demo(dir: &std::path::Path, args: &[&OsStr]) -> Run {
+        let printed = std::fs::File::create(dir.join("demo.out")).expect("output file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pricing"));
+        command.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).arg("demo").args(args);
+        Run::launch(command, Stdio::null(), printed.into(), dir.join("demo.log"))
+    }
+
+    /// What a [`Run::demo`] has printed so far.
+    pub fn printed(&self) -> String {
+        std::fs::read_to_string(self.log.with_extension("out")).unwrap_or_default()
+    }
+
     /// Like [`Run::spawn_with_env`], with stdin a pipe the test writes events into
     /// (`child.stdin`); closing it ends the input.
     pub fn spawn_fed(args: impl IntoIterator<Item = impl AsRef<OsStr>>, env: &[(&str, &str)], log: PathBuf) -> Run {
@@ -46,16 +61,15 @@ impl Run {
         stdin: Stdio,
         log: PathBuf,
     ) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pricing"));
+        command.args(args).envs(env.iter().copied());
+        Run::launch(command, stdin, Stdio::null(), log)
+    }
+
+    fn launch(mut command: Command, stdin: Stdio, stdout: Stdio, log: PathBuf) -> Run {
         let stderr = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_pricing"))
-            .args(args)
-            .envs(env.iter().copied())
-            .stdin(stdin)
-            .stdout(Stdio::null())
-            // A file, not a pipe: nobody reads it while the run goes on.
-            .stderr(stderr)
-            .spawn()
-            .expect("starts pricing");
+        // Files, not pipes: nobody reads them while the run goes on.
+        let child = command.stdin(stdin).stdout(stdout).stderr(stderr).spawn().expect("starts pricing");
         Run { child, log }
     }
 
