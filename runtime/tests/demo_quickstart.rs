@@ -13,7 +13,7 @@ mod common;
 use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
-use common::process::{RUN_TIMEOUT, Run};
+use common::process::{REPO_ROOT, RUN_TIMEOUT, Run};
 use pricing_runtime::state::{DeparturePrice, State, Status};
 
 /// `pricing demo --exit --data DIR/data` to its end; returns what it printed.
@@ -139,19 +139,17 @@ fn the_example_events_price_as_worked_by_hand() {
     );
 }
 
-/// `pricing ARGS... --data DATA`, run to its end: its status, stdout and stderr.
+/// `pricing ARGS...`, run to its end: its status, stdout and stderr.
+fn pricing(args: &[&OsStr]) -> (bool, Vec<u8>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pricing")).args(args).output().expect("pricing runs");
+    (out.status.success(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `pricing ARGS... --data DATA`: its status, stdout and stderr.
 fn query(args: &[&str], data: &std::path::Path) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pricing"))
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .output()
-        .expect("pricing runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).chain([OsStr::new("--data"), data.as_os_str()]).collect();
+    let (ok, printed, log) = pricing(&args);
+    (ok, String::from_utf8_lossy(&printed).into_owned(), log)
 }
 
 #[test]
@@ -228,17 +226,16 @@ fn a_taken_admin_port_fails_the_demo_with_the_address_and_the_way_out() {
 
 #[test]
 fn the_example_events_are_what_the_readmes_gen_command_writes() {
-    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let root = std::path::Path::new(REPO_ROOT);
     let args = ["gen", "--products", "8", "--cities", "3", "--dates-per-city", "10", "--events", "400"];
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(readme.contains(&format!("`pricing {}`", args.join(" "))), "the README names another command");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pricing")).args(args).output().expect("pricing gen runs");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let (ok, written, log) = pricing(&args.map(OsStr::new));
+    assert!(ok, "{log}");
     let example = std::fs::read(root.join("examples/events.ndjson")).expect("the example events");
     // Byte for byte: the generator is seeded, and the hand-worked prices above rely on
     // these events, so a change to either shows here first.
-    assert!(out.stdout == example, "pricing gen no longer writes examples/events.ndjson");
+    assert!(written == example, "pricing gen no longer writes examples/events.ndjson");
     assert!(log.contains("\"stale\": 3,") && log.contains("generated 1053 lines"), "the summary:\n{log}");
 }

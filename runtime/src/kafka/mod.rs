@@ -30,7 +30,7 @@ pub enum KafkaSetupError {
         source: KafkaError,
     },
     /// A client could not be created: usually a bad property.
-    #[error("bad Kafka client settings: {0}")]
+    #[error("bad Kafka client settings")]
     Client(#[source] KafkaError),
     /// A topic could not be created.
     #[error("cannot create Kafka topic {topic}: {reason}")]

@@ -12,6 +12,9 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 /// The signal a hard kill sends.
 pub const SIGKILL: i32 = 9;
 
+/// The repository's root, where the README's commands run.
+pub const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
 /// A running `pricing`, killed if the test fails before it ends.
 pub struct Run {
     /// The process.
@@ -40,7 +43,7 @@ impl Run {
     pub fn demo(dir: &std::path::Path, args: &[&OsStr]) -> Run {
         let printed = std::fs::File::create(dir.join("demo.out")).expect("output file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_pricing"));
-        command.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).arg("demo").args(args);
+        command.current_dir(REPO_ROOT).arg("demo").args(args);
         Run::launch(command, Stdio::null(), printed.into(), dir.join("demo.log"))
     }
 
