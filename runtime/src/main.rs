@@ -348,6 +348,15 @@ fn log_consumed(input: &dyn std::fmt::Display, stats: &Stats, started: Instant) 
 }
 
 fn demo(events: &Path, data: &Path, exit: bool, admin_listen: std::net::SocketAddr) -> Result<()> {
+    // Checked before the data folder is emptied: run from another folder than the
+    // repository's root, the default path names nothing, and the demo would stop after
+    // emptying (or making) a data folder there for nothing.
+    std::fs::File::open(events).with_context(|| {
+        format!(
+            "cannot read the example events {} (run `pricing demo` from the repository's root, or name them with --events)",
+            events.display()
+        )
+    })?;
     if data.exists() {
         std::fs::remove_dir_all(data).with_context(|| format!("emptying {}", data.display()))?;
     }

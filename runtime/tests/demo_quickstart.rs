@@ -225,6 +225,24 @@ fn a_taken_admin_port_fails_the_demo_with_the_address_and_the_way_out() {
 }
 
 #[test]
+fn the_demo_run_away_from_the_examples_says_where_to_run_it_and_leaves_no_data_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pricing"))
+        .current_dir(dir.path())
+        .args(["demo", "--exit"])
+        .output()
+        .expect("pricing runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the demo ran without its events:\n{log}");
+    let error = log.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line:\n{log}"));
+    assert!(error.contains("cannot read the example events examples/events.ndjson"), "{error}");
+    assert!(error.contains("from the repository's root, or name them with --events"), "{error}");
+    assert!(error.ends_with("No such file or directory (os error 2)"), "{error}");
+    // Stopped before it emptied or made its default data folder.
+    assert!(!dir.path().join("data").exists(), "a data folder was made for nothing");
+}
+
+#[test]
 fn the_example_events_are_what_the_readmes_gen_command_writes() {
     let root = std::path::Path::new(REPO_ROOT);
     let args = ["gen", "--products", "8", "--cities", "3", "--dates-per-city", "10", "--events", "400"];
