@@ -70,6 +70,12 @@ struct Report {
     /// CPU seconds of the whole process during the stream (pricing, commits, workers).
     process_cpu_s: f64,
     records: u64,
+    /// Component amounts kept from their departure's last pricing (no plugin call).
+    components_reused: u64,
+    /// Plugin calls that failed as a whole (trap, timeout, memory limit) while loading
+    /// the catalog, and during the stream: the departures they priced are unavailable.
+    load_plugin_failures: u64,
+    plugin_failures: u64,
     p50_ms: f64,
     p99_ms: f64,
     state_mib: f64,
@@ -113,12 +119,12 @@ fn both(args: &Args) -> Result<()> {
         r0.departures, r0.mean_flight_fanout, r0.load_lines, r0.events, args.batch_size
     );
     println!(
-        "| backend | load s | events/s | re-prices/s | pricing CPU s | fjall workers CPU s | process CPU s | records | p50 ms | p99 ms | state MiB | output MiB | peak RSS MiB |"
+        "| backend | load s | events/s | re-prices/s | pricing CPU s | fjall workers CPU s | process CPU s | records | components reused | plugin failures (load / stream) | p50 ms | p99 ms | state MiB | output MiB | peak RSS MiB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &reports {
         println!(
-            "| {} | {:.1} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.1} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} | {} / {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |",
             r.backend,
             r.load_seconds,
             r.events_per_s,
@@ -127,6 +133,9 @@ fn both(args: &Args) -> Result<()> {
             r.fjall_workers_cpu_s,
             r.process_cpu_s,
             r.records,
+            r.components_reused,
+            r.load_plugin_failures,
+            r.plugin_failures,
             r.p50_ms,
             r.p99_ms,
             r.state_mib,
@@ -222,6 +231,9 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
         fjall_workers_cpu_s,
         process_cpu_s,
         records: total.departure_records - before.departure_records,
+        components_reused: total.components_reused - before.components_reused,
+        load_plugin_failures: before.plugin_failures,
+        plugin_failures: total.plugin_failures - before.plugin_failures,
         p50_ms: percentile(&mut latencies, 0.50),
         p99_ms: percentile(&mut latencies, 0.99),
         state_mib: state.disk_space()? as f64 / 1048576.0,

@@ -239,6 +239,9 @@ impl Config {
         if self.input.batch_size == 0 {
             return Err("`input.batch_size` must be at least 1".into());
         }
+        if self.pipeline.max_call_departures == 0 {
+            return Err("`pipeline.max_call_departures` must be at least 1".into());
+        }
         if self.engine.call_budget_ms == 0 {
             return Err("`engine.call_budget_ms` must be at least 1".into());
         }

@@ -39,7 +39,11 @@ fn the_example_parses_to_the_values_it_documents() {
         Config {
             data: PathBuf::from("data/example"),
             input: InputConfig { files: vec![PathBuf::from("examples/events.ndjson")], batch_size: 500 },
-            pipeline: PipelineConfig { currency: "CNY".into(), supplier_required: vec!["hotel".into()] },
+            pipeline: PipelineConfig {
+                currency: "CNY".into(),
+                supplier_required: vec!["hotel".into()],
+                max_call_departures: 50_000,
+            },
             engine: EngineSection { call_budget_ms: 2000, memory_limit_mib: 128 },
             admin: AdminConfig {
                 enabled: true,
@@ -154,6 +158,8 @@ fn values_that_cannot_work_are_refused() {
     assert!(message.contains("input.batch_size"), "{message}");
     let message = refused("[engine]\ncall_budget_ms = 0\n");
     assert!(message.contains("engine.call_budget_ms"), "{message}");
+    let message = refused("[pipeline]\nmax_call_departures = 0\n");
+    assert!(message.contains("pipeline.max_call_departures"), "{message}");
     let message = refused("[pipeline]\ncurrency = \"\"\n");
     assert!(message.contains("pipeline.currency"), "{message}");
 }

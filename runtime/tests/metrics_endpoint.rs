@@ -103,6 +103,8 @@ fn the_metrics_count_what_the_run_did() {
     assert!(batches >= 1.0);
     assert_eq!(sum(&scrape, "pricing_batch_duration_seconds_count", &[]), batches);
     assert!(sum(&scrape, "pricing_departures_priced_total", &[]) >= departures.len() as f64);
+    // The second batch re-prices departures whose other components it did not change.
+    assert!(sum(&scrape, "pricing_components_reused_total", &[]) > 0.0, "{text}");
 
     // Plugins: the five reference kinds were called, each call timed, each active.
     let versions: BTreeMap<String, String> = health.json["active"]

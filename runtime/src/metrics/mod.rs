@@ -81,6 +81,7 @@ pub struct Metrics {
     batch_seconds: Histogram,
     freshness_seconds: Histogram,
     departures_priced: Counter,
+    components_reused: Counter,
     outputs: Family<OutputLabels, Counter>,
     plugin_calls: Family<PluginLabels, Counter>,
     plugin_departures: Family<PluginLabels, Counter>,
@@ -137,6 +138,7 @@ impl Metrics {
             batch_seconds: seconds_histogram(),
             freshness_seconds: seconds_histogram(),
             departures_priced: Counter::default(),
+            components_reused: Counter::default(),
             outputs: Family::default(),
             plugin_calls: Family::default(),
             plugin_departures: Family::default(),
@@ -170,6 +172,11 @@ impl Metrics {
             "departures_priced",
             "Departures re-priced (each at most once per batch)",
             m.departures_priced.clone(),
+        );
+        r.register(
+            "components_reused",
+            "Component amounts kept from their departure's last pricing (nothing they depend on changed): no plugin call",
+            m.components_reused.clone(),
         );
         r.register(
             "output_records",
@@ -234,6 +241,7 @@ impl Metrics {
             self.dead_letters.get_or_create(&ReasonLabels { reason: reason.clone() }).inc_by(*n);
         }
         self.departures_priced.inc_by(out.stats.departures_priced);
+        self.components_reused.inc_by(out.stats.components_reused);
         let counts = [
             ("departure-prices", out.stats.departure_records),
             ("product-prices", out.stats.product_records),

@@ -12,6 +12,7 @@ mod decode;
 mod lines;
 mod price;
 mod restore;
+mod reuse;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,11 +33,16 @@ pub struct PipelineConfig {
     pub currency: String,
     /// Kinds whose events must name a supplier.
     pub supplier_required: Vec<String>,
+    /// Most departures one plugin call prices. A batch prices each kind's departures in
+    /// as few calls as this allows: a call's input and output live in the plugin's
+    /// memory, and one over a whole catalog (a product load, an insurance plan's change)
+    /// would outgrow the memory limit and leave every departure in it unavailable.
+    pub max_call_departures: usize,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { currency: "CNY".into(), supplier_required: vec!["hotel".into()] }
+        PipelineConfig { currency: "CNY".into(), supplier_required: vec!["hotel".into()], max_call_departures: 100_000 }
     }
 }
 
@@ -176,6 +182,10 @@ pub struct Stats {
     pub plugin_calls: BTreeMap<String, KindCalls>,
     /// Departures priced because an operation asked (reprice), not an event.
     pub repriced: u64,
+    /// Component amounts kept from their departure's last pricing, since nothing they
+    /// depend on changed (its resources, its definition, its kind's plugin): no plugin
+    /// call priced them again.
+    pub components_reused: u64,
     /// Of the departure records, those a reprice caused.
     pub reprice_records: u64,
     /// Departure versions emitted by a price rollback.
@@ -239,6 +249,7 @@ impl Stats {
             *self.dead_letters.entry(k.clone()).or_default() += v;
         }
         self.departures_priced += other.departures_priced;
+        self.components_reused += other.components_reused;
         self.departure_records += other.departure_records;
         self.product_records += other.product_records;
         self.plugin_failures += other.plugin_failures;

@@ -2,6 +2,7 @@
 //! (and per adjustment step), then composing and versioning the prices.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,6 +11,7 @@ use pricing_sdk::wire::{BatchBuilder, DepartureContext};
 use pricing_sdk::{PriceError, Role};
 
 use super::apply::Affected;
+use super::reuse::Reuse;
 use super::{BatchOutput, Cause, PipelineConfig, PluginCall, ShadowDiff, ShadowSpec, Stats, empty_keeping};
 use crate::engine::{BatchOutcome, Plugin, PluginError, PluginSet};
 use crate::state::{
@@ -84,6 +86,8 @@ pub(crate) struct Scratch {
     work: Work,
     /// The offer the last new version replaced, filled again by the next job.
     offer: Offer,
+    /// Component amounts kept from each departure's last pricing.
+    reuse: Reuse,
 }
 
 /// Prices every marked departure with `plugins` (and again with each shadow candidate,
@@ -101,7 +105,7 @@ pub(crate) fn price_affected(
     touched: &mut BTreeMap<String, Cause>,
     scratch: &mut Scratch,
 ) -> Result<(), StateError> {
-    let Scratch { marked, jobs, work, offer } = scratch;
+    let Scratch { marked, jobs, work, offer, reuse } = scratch;
     // The last batch's tables, emptied here rather than at its end, so that an error
     // part-way needs no clean-up. Its marks were drained into as many jobs.
     let priced_last = jobs.list.len();
@@ -121,9 +125,11 @@ pub(crate) fn price_affected(
         let record = writer.departure(slot)?;
         jobs.push(id, slot, cause, record);
     }
-    compute(writer.quotes(), plugins, jobs, &mut out.stats, work)?;
+    reuse.begin(plugins, writer.changed_resources());
+    let max_call = config.max_call_departures;
+    compute(writer.quotes(), plugins, jobs, &mut out.stats, work, Some(reuse), max_call)?;
     for spec in shadows {
-        shadow(writer, spec, jobs, out)?;
+        shadow(writer, spec, jobs, out, max_call)?;
     }
 
     let mut rules = Vec::new();
@@ -222,51 +228,105 @@ pub(crate) fn emit_starting(
     Ok(())
 }
 
-/// Fills every job's results: components first, one call per kind, the kinds shared
-/// between this thread and a helper; then adjustments in product order, one call per
-/// (step, kind), each on the subtotal so far.
+/// Fills every job's results: components first, each kept from the departure's last
+/// pricing when nothing it depends on changed (with `reuse`), the others with one call
+/// per kind (per `max_call` departures), the calls shared between this thread and a
+/// helper; then adjustments in product order, one call per (step, kind) (per `max_call`
+/// departures), each on the subtotal so far.
 fn compute(
     quotes: Quotes<'_>,
     plugins: &PluginSet,
     jobs: &mut Jobs,
     stats: &mut Stats,
     work: &mut Work,
+    reuse: Option<&mut Reuse>,
+    max_call: usize,
 ) -> Result<(), StateError> {
     let mut kinds: Vec<(&str, Role, &Plugin)> = plugins.iter().map(|(k, p)| (k, p.info().role, &**p)).collect();
     kinds.sort_by_key(|(k, role, _)| (*role == Role::Adjustment, *k));
     let Work { groups, call, helper } = work;
-    groups.fill(&jobs.list, &kinds);
+    groups.fill(&jobs.list, &kinds, reuse.as_deref());
+    stats.components_reused += groups.reused.len() as u64;
+    for (j, c, amount) in groups.reused.drain(..) {
+        jobs.set(j, c, Ok(amount));
+    }
     call.reset(quotes.count());
-    let mut components: Vec<(&Placed, &str, &Plugin)> = kinds
+    let mut components: Vec<Part<'_>> = kinds
         .iter()
         .zip(&groups.components)
-        .filter(|((_, role, _), placed)| *role == Role::Component && !placed.pairs.is_empty())
-        .map(|((kind, _, plugin), placed)| (placed, *kind, *plugin))
+        .filter(|((_, role, _), _)| *role == Role::Component)
+        .flat_map(|((kind, _, plugin), placed)| {
+            parts(placed.pairs.len(), max_call).map(move |range| Part { placed, range, kind, plugin })
+        })
         .collect();
     // The heaviest first, so that the last to finish is a light one.
-    components.sort_by_key(|(placed, kind, _)| (std::cmp::Reverse(placed.pairs.len() + placed.resources.len()), *kind));
+    components.sort_by_key(|p| (std::cmp::Reverse(p.weight()), p.kind, p.range.start));
     call_components(quotes, &components, jobs, stats, call, helper)?;
+    if let Some(reuse) = reuse {
+        let is_component = |kind: &str| kinds.iter().any(|(k, role, _)| *k == kind && *role == Role::Component);
+        for job in &jobs.list {
+            let results = jobs.results(job);
+            let components = job.record.iter().flat_map(|r| &r.components);
+            reuse.keep(job.slot, job.record.as_ref(), |c| match &results[c] {
+                Some(Ok(amount)) if components.clone().nth(c).is_some_and(|comp| is_component(&comp.kind)) => {
+                    Some(*amount)
+                }
+                _ => None,
+            });
+        }
+    }
     for step in &groups.adjustments[..groups.steps] {
         for (k, &(kind, role, plugin)) in kinds.iter().enumerate() {
-            if role != Role::Adjustment || step[k].pairs.is_empty() {
+            if role != Role::Adjustment {
                 continue;
             }
-            if let Some(called) = call_kind(quotes, plugin, &step[k], Some(jobs), call)? {
-                store(stats, jobs, kind, plugin, &call.called, called);
+            for range in parts(step[k].pairs.len(), max_call) {
+                if let Some(called) = call_kind(quotes, plugin, &step[k], range, Some(jobs), call)? {
+                    store(stats, jobs, kind, plugin, &call.called, called);
+                }
             }
         }
     }
     Ok(())
 }
 
-/// Calls the component kinds' plugins, each once, on this thread and a helper: each
-/// takes the next kind not taken until none is left. A component's call needs no other
-/// kind's result, and each kind's plugin has its own instance, so the calls run side by
-/// side; building a call's input (gathering each departure's resources) costs more than
-/// the call itself. Only this thread writes the results.
+/// One plugin call of a component kind: the pairs `range` of its `placed`.
+struct Part<'a> {
+    placed: &'a Placed,
+    range: Range<usize>,
+    kind: &'a str,
+    plugin: &'a Plugin,
+}
+
+impl Part<'_> {
+    /// How much building and making the call costs, roughly: its departures and their
+    /// resources.
+    fn weight(&self) -> usize {
+        let placed = self.placed;
+        let first = self.range.start.checked_sub(1).map_or(0, |i| placed.ends[i] as usize);
+        let last = self.range.end.checked_sub(1).map_or(0, |i| placed.ends[i] as usize);
+        self.range.len() + (last - first)
+    }
+
+    fn pairs(&self) -> &[(usize, usize)] {
+        &self.placed.pairs[self.range.clone()]
+    }
+}
+
+/// `0..n` cut into ranges of at most `max` (at least 1), in order; none for `n` = 0.
+fn parts(n: usize, max: usize) -> impl Iterator<Item = Range<usize>> {
+    let max = max.max(1);
+    (0..n.div_ceil(max)).map(move |i| i * max..((i + 1) * max).min(n))
+}
+
+/// Makes the component kinds' plugin calls on this thread and a helper: each takes the
+/// next call not taken until none is left. A component's call needs no other's result,
+/// and a plugin keeps an instance for each caller, so the calls run side by side;
+/// building a call's input (gathering each departure's resources) costs more than the
+/// call itself. Only this thread writes the results.
 fn call_components(
     quotes: Quotes<'_>,
-    components: &[(&Placed, &str, &Plugin)],
+    components: &[Part<'_>],
     jobs: &mut Jobs,
     stats: &mut Stats,
     call: &mut Call,
@@ -280,23 +340,24 @@ fn call_components(
                 // Readied here, on the helper, and only when there is one.
                 helper.reset(quotes.count());
                 let mut done = Vec::new();
-                while let Some(&(placed, kind, plugin)) = take() {
-                    if let Some(called) = call_kind(quotes, plugin, placed, None, helper)? {
-                        done.push((placed, kind, plugin, called));
+                while let Some(part) = take() {
+                    if let Some(called) = call_kind(quotes, part.plugin, part.placed, part.range.clone(), None, helper)?
+                    {
+                        done.push((part, called));
                     }
                 }
                 Ok::<_, StateError>(done)
             })
         });
-        while let Some(&(placed, kind, plugin)) = take() {
-            if let Some(called) = call_kind(quotes, plugin, placed, None, call)? {
-                store(stats, jobs, kind, plugin, &placed.pairs, called);
+        while let Some(part) = take() {
+            if let Some(called) = call_kind(quotes, part.plugin, part.placed, part.range.clone(), None, call)? {
+                store(stats, jobs, part.kind, part.plugin, part.pairs(), called);
             }
         }
         let Some(helped) = helped else { return Ok(()) };
         let done = helped.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        for (placed, kind, plugin, called) in done {
-            store(stats, jobs, kind, plugin, &placed.pairs, called);
+        for (part, called) in done {
+            store(stats, jobs, part.kind, part.plugin, part.pairs(), called);
         }
         Ok(())
     })
@@ -360,11 +421,15 @@ struct Groups {
     /// first `steps` are this batch's; the others are kept empty for a later one.
     adjustments: Vec<Vec<Placed>>,
     steps: usize,
+    /// (job, component, amount) of the components kept from their departure's last
+    /// pricing ([`Reuse`]): no call prices them.
+    reused: Vec<(usize, usize, i64)>,
 }
 
 impl Groups {
-    /// Empties the groups and fills them with `jobs`' calls.
-    fn fill(&mut self, jobs: &[Job], kinds: &[(&str, Role, &Plugin)]) {
+    /// Empties the groups and fills them with `jobs`' calls, leaving out (into
+    /// `reused`) the components that `reuse` kept.
+    fn fill(&mut self, jobs: &[Job], kinds: &[(&str, Role, &Plugin)], reuse: Option<&Reuse>) {
         let g = self;
         for placed in g.components.iter_mut().chain(g.adjustments.iter_mut().flatten()) {
             placed.empty();
@@ -374,6 +439,7 @@ impl Groups {
             step.resize_with(kinds.len(), Placed::default);
         }
         g.steps = 0;
+        g.reused.clear();
         for (j, job) in jobs.iter().enumerate() {
             let Some(record) = &job.record else { continue };
             let mut step = 0;
@@ -381,7 +447,10 @@ impl Groups {
                 // A kind without a plugin is left unpriced, as it was.
                 let Some(k) = kinds.iter().position(|(name, _, _)| *name == &*comp.kind) else { continue };
                 if kinds[k].1 == Role::Component {
-                    g.components[k].push(j, c, record);
+                    match reuse.and_then(|r| r.amount(job.slot, record, c)) {
+                        Some(amount) => g.reused.push((j, c, amount)),
+                        None => g.components[k].push(j, c, record),
+                    }
                     continue;
                 }
                 if g.adjustments.len() == step {
@@ -402,6 +471,7 @@ fn shadow(
     spec: &ShadowSpec<'_>,
     jobs: &Jobs,
     out: &mut BatchOutput,
+    max_call: usize,
 ) -> Result<(), StateError> {
     let uses_kind = |j: &&Job| j.record.as_ref().is_some_and(|r| r.components.iter().any(|c| &*c.kind == spec.kind));
     let active: Vec<&Job> = jobs.list.iter().filter(uses_kind).collect();
@@ -413,7 +483,7 @@ fn shadow(
         twins.push(Arc::clone(&j.id), j.slot, j.cause, j.record.clone());
     }
     let mut calls = Stats::default();
-    compute(writer.quotes(), spec.plugins, &mut twins, &mut calls, &mut Work::default())?;
+    compute(writer.quotes(), spec.plugins, &mut twins, &mut calls, &mut Work::default(), None, max_call)?;
     out.shadow_failures += calls.plugin_failures;
     for (job, twin) in active.into_iter().zip(&twins.list) {
         let (a, s) = (outcome(job, jobs.results(job)), outcome(twin, twins.results(twin)));
@@ -460,8 +530,8 @@ struct Called {
     elapsed: std::time::Duration,
 }
 
-/// Builds one batch over the `placed` (job, component) pairs in `call` and calls
-/// `plugin` once; `None` if no pair was called. An adjustment kind's plugin is given each
+/// Builds one batch over the `placed` (job, component) pairs in `range` in `call` and
+/// calls `plugin` once; `None` if no pair was called. An adjustment kind's plugin is given each
 /// departure's subtotal so far from `subtotals`, and a departure with a failed component
 /// has none, so it is left out; without `subtotals` (a component kind) every pair is
 /// called. The pairs called are left in `call.called`.
@@ -469,6 +539,7 @@ fn call_kind(
     quotes: Quotes<'_>,
     plugin: &Plugin,
     placed: &Placed,
+    range: Range<usize>,
     subtotals: Option<&Jobs>,
     call: &mut Call,
 ) -> Result<Option<Called>, StateError> {
@@ -479,8 +550,8 @@ fn call_kind(
         at[slot.index()] = 0;
     }
     let mut refs = Vec::new();
-    let mut start = 0;
-    for (i, &(j, c)) in placed.pairs.iter().enumerate() {
+    let mut start = range.start.checked_sub(1).map_or(0, |i| placed.ends[i] as usize);
+    for (i, &(j, c)) in placed.pairs.iter().enumerate().skip(range.start).take(range.len()) {
         let end = placed.ends[i] as usize;
         let resources = &placed.resources[start..end];
         start = end;

@@ -427,6 +427,12 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// The resources whose quotes this batch has written so far (a resource once per
+    /// quote written).
+    pub fn changed_resources(&self) -> impl Iterator<Item = ResourceSlot> + '_ {
+        self.changed.quotes.iter().map(|(slot, _)| *slot)
+    }
+
     /// The slot of a departure id, given one on first sight.
     pub fn intern(&mut self, id: &str) -> Slot {
         if let Some(slot) = self.w.slots.get(id) {
