@@ -11,16 +11,8 @@ use pricing_runtime::plugins;
 use pricing_runtime::source::Runner;
 use pricing_runtime::state::{DeparturePrice, State};
 
-/// A small generated catalog with its quotes and changes.
 fn workload() -> Vec<Input> {
-    let config = pricing_runtime::r#gen::GenConfig {
-        products: 6,
-        cities: 2,
-        dates_per_city: 5,
-        events: 600,
-        ..Default::default()
-    };
-    common::rig::inputs(&config)
+    common::rig::small_workload(600)
 }
 
 /// The last upsert of `kind` in `inputs` again, newer and with `fields` set: made the

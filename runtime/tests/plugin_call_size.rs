@@ -11,14 +11,7 @@ use pricing_runtime::state::{DeparturePrice, State};
 
 /// The generated workload in one batch, with calls of at most `max_call` departures.
 fn priced(max_call: usize) -> (Stats, Vec<DeparturePrice>) {
-    let config = pricing_runtime::r#gen::GenConfig {
-        products: 6,
-        cities: 2,
-        dates_per_city: 5,
-        events: 300,
-        ..Default::default()
-    };
-    let inputs = common::rig::inputs(&config);
+    let inputs = common::rig::small_workload(300);
     let host = common::host();
     let plugins = PluginSet::reference(&host).expect("plugins");
     let dir = tempfile::tempdir().expect("tempdir");

@@ -266,11 +266,8 @@ fn compute(
         let is_component = |kind: &str| kinds.iter().any(|(k, role, _)| *k == kind && *role == Role::Component);
         for job in &jobs.list {
             let results = jobs.results(job);
-            let components = job.record.iter().flat_map(|r| &r.components);
-            reuse.keep(job.slot, job.record.as_ref(), |c| match &results[c] {
-                Some(Ok(amount)) if components.clone().nth(c).is_some_and(|comp| is_component(&comp.kind)) => {
-                    Some(*amount)
-                }
+            reuse.keep(job.slot, job.record.as_ref(), |c| match (&results[c], &job.record) {
+                (Some(Ok(amount)), Some(r)) if is_component(&r.components[c].kind) => Some(*amount),
                 _ => None,
             });
         }
@@ -302,10 +299,8 @@ impl Part<'_> {
     /// How much building and making the call costs, roughly: its departures and their
     /// resources.
     fn weight(&self) -> usize {
-        let placed = self.placed;
-        let first = self.range.start.checked_sub(1).map_or(0, |i| placed.ends[i] as usize);
-        let last = self.range.end.checked_sub(1).map_or(0, |i| placed.ends[i] as usize);
-        self.range.len() + (last - first)
+        let resources = self.placed.resources_before(self.range.end) - self.placed.resources_before(self.range.start);
+        self.range.len() + resources
     }
 
     fn pairs(&self) -> &[(usize, usize)] {
@@ -409,6 +404,12 @@ impl Placed {
         });
         self.resources.extend_from_slice(record.resources(c));
         self.ends.push(self.resources.len() as u32);
+    }
+
+    /// How many resources the pairs before pair `i` have in `resources`: where pair `i`'s
+    /// start.
+    fn resources_before(&self, i: usize) -> usize {
+        i.checked_sub(1).map_or(0, |last| self.ends[last] as usize)
     }
 }
 
@@ -550,7 +551,7 @@ fn call_kind(
         at[slot.index()] = 0;
     }
     let mut refs = Vec::new();
-    let mut start = range.start.checked_sub(1).map_or(0, |i| placed.ends[i] as usize);
+    let mut start = placed.resources_before(range.start);
     for (i, &(j, c)) in placed.pairs.iter().enumerate().skip(range.start).take(range.len()) {
         let end = placed.ends[i] as usize;
         let resources = &placed.resources[start..end];

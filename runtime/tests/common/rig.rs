@@ -80,6 +80,18 @@ impl Sink for Collect {
     }
 }
 
+/// A small generated workload as inputs: 6 products from 2 cities on 5 dates each, with
+/// their quotes and `events` changes.
+pub fn small_workload(events: u64) -> Vec<Input> {
+    inputs(&pricing_runtime::r#gen::GenConfig {
+        products: 6,
+        cities: 2,
+        dates_per_city: 5,
+        events,
+        ..Default::default()
+    })
+}
+
 /// The lines of a generated workload, as inputs.
 pub fn inputs(config: &pricing_runtime::r#gen::GenConfig) -> Vec<Input> {
     let mut out = Vec::new();
