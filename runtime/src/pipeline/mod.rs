@@ -2,7 +2,8 @@
 //!
 //! [`Pipeline::process`] applies the events through the state's [`Writer`](crate::state::Writer)
 //! (stale events are counted and skipped, bad ones become dead letters), marks every
-//! departure a change touches, prices each of them once with one plugin call per kind,
+//! departure a change touches, prices each of them once with one plugin call per kind
+//! (per `max_call_departures` departures; components whose inputs did not change kept),
 //! and returns the records to emit together with the encoded state changes
 //! ([`Pending`]). The caller writes and flushes the records and only then commits the
 //! changes with the input position, so a crash repeats output, never skips it.

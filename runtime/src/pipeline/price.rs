@@ -1,5 +1,6 @@
 //! Pricing the departures a batch touched: each once, with one plugin call per kind
-//! (and per adjustment step), then composing and versioning the prices.
+//! (and per adjustment step; per `max_call_departures` departures of it) for the
+//! components whose inputs changed, then composing and versioning the prices.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
