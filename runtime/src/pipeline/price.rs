@@ -264,13 +264,10 @@ fn compute(
     components.sort_by_key(|p| (std::cmp::Reverse(p.weight()), p.kind, p.range.start));
     call_components(quotes, &components, jobs, stats, call, helper)?;
     if let Some(reuse) = reuse {
-        let is_component = |kind: &str| kinds.iter().any(|(k, role, _)| *k == kind && *role == Role::Component);
+        // Only components have results yet: adjustments are called below.
         for job in &jobs.list {
             let results = jobs.results(job);
-            reuse.keep(job.slot, job.record.as_ref(), |c| match (&results[c], &job.record) {
-                (Some(Ok(amount)), Some(r)) if is_component(&r.components[c].kind) => Some(*amount),
-                _ => None,
-            });
+            reuse.keep(job.slot, job.record.as_ref(), |c| results[c].as_ref().and_then(|r| r.as_ref().ok()).copied());
         }
     }
     for step in &groups.adjustments[..groups.steps] {

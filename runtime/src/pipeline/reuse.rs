@@ -81,7 +81,8 @@ impl Reuse {
     }
 
     /// Keeps what the departure in `slot` was just priced at: for each of its first
-    /// components, `amount(c)` (`None`: not a component, or not priced).
+    /// components, `amount(c)` (`None`: not priced, or failed). Called before any
+    /// adjustment's result is set, so only components' amounts are kept.
     pub fn keep(&mut self, slot: Slot, definition: Option<&Arc<Definition>>, amount: impl Fn(usize) -> Option<i64>) {
         let i = slot.index();
         if i >= self.kept.len() {
