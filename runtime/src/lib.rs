@@ -20,3 +20,4 @@ pub mod registry;
 pub mod sink;
 pub mod source;
 pub mod state;
+pub mod storage;

@@ -48,9 +48,10 @@ pub enum RegistryError {
         /// Why.
         error: PluginError,
     },
-    /// The registry's storage failed.
-    #[error("registry storage: {0}")]
-    Storage(#[from] fjall::Error),
+    /// The registry's storage failed. Its cause is in the message, not given as a
+    /// source: see [`crate::storage`].
+    #[error("registry storage: {}", crate::storage::describe(.0))]
+    Storage(fjall::Error),
     /// A stored value does not decode.
     #[error("stored {what} does not decode: {why}")]
     Corrupt {
@@ -59,6 +60,12 @@ pub enum RegistryError {
         /// The decoder's message.
         why: String,
     },
+}
+
+impl From<fjall::Error> for RegistryError {
+    fn from(e: fjall::Error) -> Self {
+        RegistryError::Storage(e)
+    }
 }
 
 impl RegistryError {

@@ -54,9 +54,10 @@ pub use working::{Definition, Dependents, Offer, ProductView, Quotes, Resource, 
 /// A state failure: storage, or a stored value that no longer decodes.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// fjall failed.
-    #[error("state storage: {0}")]
-    Storage(#[from] fjall::Error),
+    /// fjall failed. Its cause is in the message, not given as a source: see
+    /// [`crate::storage`].
+    #[error("state storage: {}", crate::storage::describe(.0))]
+    Storage(fjall::Error),
     /// A stored value does not decode (written by an incompatible version?).
     #[error("stored {what} does not decode: {why}")]
     Corrupt {
@@ -65,6 +66,12 @@ pub enum StateError {
         /// The decoder's message.
         why: String,
     },
+}
+
+impl From<fjall::Error> for StateError {
+    fn from(e: fjall::Error) -> Self {
+        StateError::Storage(e)
+    }
 }
 
 /// Shorthand.
