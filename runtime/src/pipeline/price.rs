@@ -134,9 +134,12 @@ pub(crate) fn price_affected(
     }
 
     let mut rules = Vec::new();
-    // The product and cause of the last version written. Runs of one product's
-    // departures with one cause are the common case: they need no lookup in `touched`.
-    let mut last = (String::new(), u32::MAX);
+    let mut rules_for = None;
+    // The product of the versions being written and the cause of its last one. Versions
+    // come in key order, so a product's are one run: it is noted in `touched` once, when
+    // the run ends, with the cause of its last version, instead of a lookup (and, as a
+    // flight's events each touch a few of a product's dates, a cause cloned) per version.
+    let mut run = (String::new(), None::<u32>);
     for job in &jobs.list {
         out.stats.departures_priced += u64::from(job.record.is_some());
         outcome_into(job, jobs.results(job), offer);
@@ -147,26 +150,41 @@ pub(crate) fn price_affected(
             None => 1,
         };
         let cause = &causes[job.cause as usize];
-        rules_of(plugins, job, &mut rules);
-        let Some(price) = record(config, job, offer, &rules, cause, priced_at) else { continue };
-        if last.1 != job.cause || last.0 != price.product {
-            match touched.get_mut(price.product) {
-                Some(to) if to == cause => {}
-                Some(to) => *to = cause.clone(),
-                None => {
-                    touched.insert(price.product.to_owned(), cause.clone());
-                }
-            }
-            last.0.clear();
-            last.0.push_str(price.product);
-            last.1 = job.cause;
+        // Neighbours in key order are mostly one product's departures, with the same
+        // component kinds: the same rules, no lookups.
+        if !rules_for.is_some_and(|prev: &Job| same_kinds(prev, job)) {
+            rules_of(plugins, job, &mut rules);
+            rules_for = Some(job);
         }
+        let Some(price) = record(config, job, offer, &rules, cause, priced_at) else { continue };
+        if run.0 != price.product {
+            if let Some(last) = run.1 {
+                note_touched(touched, &run.0, &causes[last as usize]);
+            }
+            run.0.clear();
+            run.0.push_str(price.product);
+        }
+        run.1 = Some(job.cause);
         out.stats.reprice_records += u64::from(op_cause == Some(job.cause));
         let rule_set = writer.rule_set(price.rules)?;
         let stored = emit_price(out, &job.id, &price, rule_set, cause);
         writer.put_price_swap(job.slot, &job.id, offer, stored)?;
     }
+    if let Some(last) = run.1 {
+        note_touched(touched, &run.0, &causes[last as usize]);
+    }
     Ok(())
+}
+
+/// Notes that `cause` is the last to have changed one of `product`'s departure prices.
+pub(super) fn note_touched(touched: &mut BTreeMap<String, Cause>, product: &str, cause: &Cause) {
+    match touched.get_mut(product) {
+        Some(to) if to == cause => {}
+        Some(to) => *to = cause.clone(),
+        None => {
+            touched.insert(product.to_owned(), cause.clone());
+        }
+    }
 }
 
 /// The first 24 bytes of `id` (zero-padded) as big-endian integers: ordered as the
@@ -695,6 +713,15 @@ fn rules_of<'p>(plugins: &'p PluginSet, job: &'p Job, rules: &mut Vec<(&'p str, 
     }
     rules.sort_unstable();
     rules.dedup_by(|a, b| a.0 == b.0);
+}
+
+/// Whether `a` and `b` are priced by components of the same kinds, in the same order.
+fn same_kinds(a: &Job, b: &Job) -> bool {
+    fn kinds(j: &Job) -> &[crate::state::BoundComponent] {
+        j.record.as_ref().map(|r| r.components.as_slice()).unwrap_or_default()
+    }
+    let (a, b) = (kinds(a), kinds(b));
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(&x.kind, &y.kind) || x.kind == y.kind)
 }
 
 /// The full record of a new version; `None` for a malformed departure key.

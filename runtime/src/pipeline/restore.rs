@@ -32,7 +32,7 @@ pub(crate) fn restore(
         let mut rules = Vec::new();
         let price =
             PriceRef { version, cause: &cause.id, event_ts: &cause.ts, priced_at, ..target.borrowed(&mut rules) };
-        touched.insert(target.product.clone(), cause.clone());
+        super::price::note_touched(touched, &target.product, cause);
         out.stats.restored += 1;
         let rule_set = writer.rule_set(price.rules)?;
         // `id` is the version's key: its history was read by it.
