@@ -5,7 +5,7 @@ mod common;
 
 use pricing_runtime::engine::PluginSet;
 use pricing_runtime::intake::Origin;
-use pricing_runtime::pipeline::{BatchOutput, Input, Pipeline, PipelineConfig};
+use pricing_runtime::pipeline::BatchOutput;
 use pricing_runtime::state::{State, Status};
 
 const CATALOG: &[&str] = &[
@@ -23,22 +23,8 @@ const CATALOG: &[&str] = &[
     r#"{"id":"e-11","kind":"discount","key":"FULL200","op":"upsert","seq":1,"ts":"2026-11-22T09:04:00Z","data":{"type":"fixed","value":20000,"min_subtotal":300000}}"#,
 ];
 
-fn inputs(lines: &[&str]) -> Vec<Input> {
-    lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| Input {
-            text: (*l).to_owned(),
-            origin: Origin::File { path: "golden".into(), line: i as u64 + 1 },
-        })
-        .collect()
-}
-
 fn run(state: &State, plugins: &PluginSet, lines: &[&str]) -> BatchOutput {
-    let pipeline = Pipeline::new(PipelineConfig::default());
-    let mut out = pipeline.process(state, plugins, &inputs(lines), "2026-11-22T10:00:00.000Z").expect("processes");
-    std::mem::take(&mut out.pending).commit(state).expect("commits");
-    out
+    common::rig::commit_batch(state, plugins, "golden", lines)
 }
 
 #[test]

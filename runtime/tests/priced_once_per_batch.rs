@@ -8,8 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use pricing_runtime::engine::PluginSet;
-use pricing_runtime::intake::Origin;
-use pricing_runtime::pipeline::{BatchOutput, Input, Pipeline, PipelineConfig};
+use pricing_runtime::pipeline::BatchOutput;
 use pricing_runtime::state::State;
 
 /// Two departures, 2026-12-01 and 2026-12-02, three nights each: the hotel nights of
@@ -34,15 +33,7 @@ fn hotel(night: &str, seq: u64, room_night: i64) -> String {
 }
 
 fn run(state: &State, plugins: &PluginSet, lines: &[String]) -> BatchOutput {
-    let inputs: Vec<Input> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| Input { text: l.clone(), origin: Origin::File { path: "once".into(), line: i as u64 + 1 } })
-        .collect();
-    let pipeline = Pipeline::new(PipelineConfig::default());
-    let mut out = pipeline.process(state, plugins, &inputs, "2026-11-22T10:00:00.000Z").expect("processes");
-    std::mem::take(&mut out.pending).commit(state).expect("commits");
-    out
+    common::rig::commit_batch(state, plugins, "once", lines)
 }
 
 /// The batch's departure record keys, checked to be distinct.

@@ -5,8 +5,7 @@
 mod common;
 
 use pricing_runtime::engine::PluginSet;
-use pricing_runtime::intake::Origin;
-use pricing_runtime::pipeline::{BatchOutput, Input, Pipeline, PipelineConfig};
+use pricing_runtime::pipeline::BatchOutput;
 use pricing_runtime::state::State;
 
 /// A flight-only product to `to` from SHA, 3 nights, on 2026-12-01 and 2026-12-02.
@@ -23,15 +22,7 @@ fn fare(id: &str, route: &str, seq: u64, fare: i64) -> String {
 }
 
 fn run(state: &State, plugins: &PluginSet, lines: &[String]) -> BatchOutput {
-    let inputs: Vec<Input> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, text)| Input { text: text.clone(), origin: Origin::File { path: "t".into(), line: i as u64 + 1 } })
-        .collect();
-    let pipeline = Pipeline::new(PipelineConfig::default());
-    let mut out = pipeline.process(state, plugins, &inputs, "2026-11-22T10:00:00.000Z").expect("processes");
-    std::mem::take(&mut out.pending).commit(state).expect("commits");
-    out
+    common::rig::commit_batch(state, plugins, "t", lines)
 }
 
 #[test]

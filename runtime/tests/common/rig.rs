@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pricing_runtime::engine::LivePlugins;
+use pricing_runtime::engine::{LivePlugins, PluginSet};
 use pricing_runtime::intake::Origin;
 use pricing_runtime::ops::{Operations, OpsConfig};
 use pricing_runtime::pipeline::{BatchOutput, Input, Pipeline, PipelineConfig};
@@ -102,6 +102,28 @@ pub fn inputs(config: &pricing_runtime::r#gen::GenConfig) -> Vec<Input> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| Input { text: l.to_owned(), origin: Origin::File { path: "work".into(), line: i as u64 + 1 } })
         .collect()
+}
+
+/// `lines` as the inputs of file `path`, numbered from 1.
+pub fn file_inputs(path: &str, lines: &[impl AsRef<str>]) -> Vec<Input> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Input {
+            text: l.as_ref().to_owned(),
+            origin: Origin::File { path: path.into(), line: i as u64 + 1 },
+        })
+        .collect()
+}
+
+/// Prices `lines` (of file `path`) as one batch with the default settings, stamped
+/// 2026-11-22T10:00:00.000Z, and commits it.
+pub fn commit_batch(state: &State, plugins: &PluginSet, path: &str, lines: &[impl AsRef<str>]) -> BatchOutput {
+    let pipeline = Pipeline::new(PipelineConfig::default());
+    let inputs = file_inputs(path, lines);
+    let mut out = pipeline.process(state, plugins, &inputs, "2026-11-22T10:00:00.000Z").expect("processes");
+    std::mem::take(&mut out.pending).commit(state).expect("commits");
+    out
 }
 
 /// What a buyer sees of a departure, and the rules behind it.
