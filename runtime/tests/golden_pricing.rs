@@ -29,10 +29,7 @@ fn run(state: &State, plugins: &PluginSet, lines: &[&str]) -> BatchOutput {
 
 #[test]
 fn golden_prices_versions_and_dead_letters() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = State::open(dir.path()).expect("state opens");
-    let host = common::host();
-    let plugins = PluginSet::reference(&host).expect("reference plugins load");
+    let common::rig::Fresh { dir: _dir, host: _host, state, plugins } = common::rig::fresh();
 
     // Batch 1: the catalog and every quote.
     //   flight: outbound cheapest with >= 2 seats is MU 128000+15000 = 143000 (CA has 1 seat);

@@ -27,10 +27,7 @@ fn run(state: &State, plugins: &PluginSet, lines: &[String]) -> BatchOutput {
 
 #[test]
 fn each_products_record_names_the_cause_of_its_last_new_version() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = State::open(dir.path()).expect("state opens");
-    let host = common::host();
-    let plugins = PluginSet::reference(&host).expect("reference plugins load");
+    let common::rig::Fresh { dir: _dir, host: _host, state, plugins } = common::rig::fresh();
 
     // Every route-date at one fare: both products priced, from 200000.
     let mut catalog = vec![product("P1", "XMN"), product("P2", "CAN")];

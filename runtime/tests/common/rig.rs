@@ -104,6 +104,29 @@ pub fn inputs(config: &pricing_runtime::r#gen::GenConfig) -> Vec<Input> {
         .collect()
 }
 
+/// A state in a new temporary folder, and the reference plugins. Bound as
+/// `Fresh { dir: _dir, host: _host, state, plugins }`, they drop in the reverse order:
+/// the plugins before their host, the state before its folder.
+pub struct Fresh {
+    /// The reference plugins.
+    pub plugins: PluginSet,
+    /// Their host.
+    pub host: pricing_runtime::engine::PluginHost,
+    /// The state.
+    pub state: State,
+    /// Holds the folder.
+    pub dir: tempfile::TempDir,
+}
+
+/// An empty state and the reference plugins, for tests that drive the pipeline directly.
+pub fn fresh() -> Fresh {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = State::open(dir.path()).expect("state opens");
+    let host = super::host();
+    let plugins = PluginSet::reference(&host).expect("reference plugins load");
+    Fresh { plugins, host, state, dir }
+}
+
 /// `lines` as the inputs of file `path`, numbered from 1.
 pub fn file_inputs(path: &str, lines: &[impl AsRef<str>]) -> Vec<Input> {
     lines
