@@ -9,7 +9,8 @@
 //! | `products` | product | [`ProductRecord`] |
 //! | `index` | `kind\0key\0departure` | empty: departure depends on resource |
 //! | `departures` | departure | [`DepartureRecord`] |
-//! | `prices` | departure | the current version and where it is in `log` ([`PriceAt`]) |
+//! | `current` | `product:` | where each of the product's departures' current version is: its number and the `at` of its `log` entry (see `current.rs`) |
+//! | `prices` | departure | as written before `current`: the current version and where it is in `log` ([`PriceAt`]), or the offer or record; still read for departures `current` lists at 0, and for products it does not list |
 //! | `log` | `at(u64 BE)product` | the [`DeparturePrice`] versions of the product's departures written by batch `at` (postcard, without the key's parts and with their rules by id: see `records::Stored`), each with its `CITY:DATE`, version and the `at` of the version before (see `push_logged`); folders written before grouping also hold `at(u64 BE)departure\0version(u64 BE)` keys, one version each, then that link |
 //! | `history` | `departure\0version(u64 BE)` | the versions written before `log` existed, in the same form without the link |
 //! | `from_prices` | product | current [`ProductPrice`] (JSON) |
@@ -23,18 +24,19 @@
 //! them. A batch's versions of one product's departures are one entry: fjall's cost is
 //! mostly per entry (journal item, memtable node, table index), and a batch re-prices a
 //! product's departures together. A departure's versions are found from its current one
-//! (`prices` names its `at`), each naming the `at` of the one before: a chain read
+//! (`current` names its `at`), each naming the `at` of the one before: a chain read
 //! newest first (see `Committer::history`). A departure's current full record is in its
 //! `log` entry. Versions written before `log` existed stay in `history` (keyed by
 //! departure and version, larger values in blob files), and read back the same.
 
 mod cheapest;
+mod current;
 mod json;
 mod records;
 mod rules;
 mod working;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -135,8 +137,9 @@ const IN_LOG: u8 = 0;
 /// version, never 0.
 const AT_ONLY: u8 = 0;
 
-/// A `prices` value: where the departure's current version is in `log`, and nothing
-/// more. The engine keeps current offers in its working set and reads a product's from
+/// A `prices` value as the engine wrote it before `current` (which lists a product's
+/// departures in one entry instead of one entry each): where the departure's current
+/// version is in `log`, and nothing more. The engine keeps current offers in its working set and reads a product's from
 /// `log` when it first touches it (one point read per departure), so `prices` need not
 /// hold them: 19 bytes, which fjall stores inline in its memtables (no allocation per
 /// value), instead of the offer's 70-odd, and the keyspace fjall rewrites most while
@@ -146,7 +149,9 @@ const AT_ONLY: u8 = 0;
 /// then took them to 4.4-5.1 and the whole process from 46-51 to 39-40 (see the README).
 pub type PriceAt = [u8; 19];
 
-/// The `prices` value naming `version`, written by the batch `at`.
+/// The `prices` value naming `version`, written by the batch `at`, as written before
+/// `current`.
+#[cfg(test)]
 #[must_use]
 pub fn price_at(at: u64, version: u64) -> PriceAt {
     let mut out = [0; 19];
@@ -167,6 +172,16 @@ enum Current {
     /// An offer, with `at` set when its version is in `log` (0: in `history`).
     Offer(Offer),
     Whole(DeparturePrice),
+}
+
+/// Where a departure's current version is ([`Committer::locate`]).
+enum Where {
+    /// Listed in its product's `current` entry: the version, in the `log` entry of `at`.
+    Listed { version: u64, at: u64 },
+    /// Its `prices` value, written before `current`.
+    Prices(fjall::Slice),
+    /// It has no price.
+    Nowhere,
 }
 
 fn current(bytes: &[u8]) -> Result<Current> {
@@ -380,6 +395,7 @@ impl State {
             products: ks("products")?,
             index: ks("index")?,
             departures: ks("departures")?,
+            current: ks("current")?,
             prices: ks("prices")?,
             history: ks("history")?,
             log: ks("log")?,
@@ -399,13 +415,18 @@ impl State {
     /// The writer's access for one micro-batch. There is one writer: a second caller
     /// waits until the first finishes.
     pub fn writer(&self) -> Writer<'_> {
-        // A panic while holding the lock leaves a working set that may be half-changed;
-        // start over from what fjall has, which is exactly what was committed.
-        let guard = self.working.lock().unwrap_or_else(|poisoned| {
+        // A panic while holding the lock, or a writer dropped unfinished (a batch that
+        // failed part-way), leaves a working set that may be half-changed: start over
+        // from what fjall has. A later batch would otherwise store the failed batch's
+        // changes with its own: its product's `current` entries list every departure.
+        let mut guard = self.working.lock().unwrap_or_else(|poisoned| {
             let mut g = poisoned.into_inner();
-            *g = Working::default();
+            g.start_over();
             g
         });
+        if guard.in_batch {
+            guard.start_over();
+        }
         Writer::new(self, guard)
     }
 
@@ -426,6 +447,7 @@ pub struct Committer {
     products: Keyspace,
     index: Keyspace,
     departures: Keyspace,
+    current: Keyspace,
     prices: Keyspace,
     history: Keyspace,
     log: Keyspace,
@@ -477,10 +499,51 @@ impl Committer {
     pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
         let mut rule_sets = RuleSets::new(&self.meta);
         let entries = &mut LogEntries::default();
-        self.prices
-            .get(departure.as_bytes())?
-            .map(|v| self.whole(departure.as_bytes(), &v, &mut rule_sets, entries))
-            .transpose()
+        match self.locate(departure)? {
+            Where::Listed { version, at } => Ok(Some(self.version(departure, version, at, &mut rule_sets, entries)?.0)),
+            Where::Prices(value) => Ok(Some(self.whole(departure.as_bytes(), &value, &mut rule_sets, entries)?)),
+            Where::Nowhere => Ok(None),
+        }
+    }
+
+    /// Where `departure`'s current version is: its product's `current` entry, if it has
+    /// one, lists all its departures with a price; else (a product not re-priced since
+    /// `current` existed) its `prices` value says.
+    fn locate(&self, departure: &str) -> Result<Where> {
+        let (product, city_date) = split_departure(departure).unwrap_or((departure, ""));
+        let Some(value) = self.current.get(current::key(product))? else {
+            return Ok(self.prices.get(departure.as_bytes())?.map_or(Where::Nowhere, Where::Prices));
+        };
+        match current::entries(&value)?.into_iter().find(|(name, _, _)| *name == city_date) {
+            Some((_, _, 0)) => self.listed_in_prices(departure).map(Where::Prices),
+            Some((_, version, at)) => Ok(Where::Listed { version, at }),
+            None => Ok(Where::Nowhere),
+        }
+    }
+
+    /// The `prices` value of a departure that `current` lists at 0: stored before
+    /// `current` existed, and never re-priced since.
+    fn listed_in_prices(&self, departure: &str) -> Result<fjall::Slice> {
+        self.prices.get(departure.as_bytes())?.ok_or_else(|| StateError::Corrupt {
+            what: "current",
+            why: format!("{departure} is listed as priced before `current`, and `prices` has no price for it"),
+        })
+    }
+
+    /// The whole current record of `departure`, listed in `current` at (`version`, `at`).
+    fn listed_whole(
+        &self,
+        departure: &str,
+        version: u64,
+        at: u64,
+        rule_sets: &mut RuleSets<'_>,
+        entries: &mut LogEntries,
+    ) -> Result<DeparturePrice> {
+        if at == 0 {
+            let value = self.listed_in_prices(departure)?;
+            return self.whole(departure.as_bytes(), &value, rule_sets, entries);
+        }
+        Ok(self.version(departure, version, at, rule_sets, entries)?.0)
     }
 
     /// The whole current record of the departure `key`, whose `prices` value is `value`.
@@ -543,6 +606,9 @@ impl Committer {
         let prefix = format!("{product}:");
         let mut rule_sets = RuleSets::new(&self.meta);
         let entries = &mut LogEntries::default();
+        if let Some(value) = self.current.get(current::key(product))? {
+            return self.listed_prices(product, &value, &mut rule_sets, entries);
+        }
         let mut out = Vec::new();
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (k, v) = kv.into_inner()?;
@@ -551,38 +617,83 @@ impl Committer {
         Ok(out)
     }
 
-    /// What every current departure price of a product says to a buyer, by `CITY:DATE`.
+    /// The current prices of the departures a product's `current` value lists, in key
+    /// order.
+    fn listed_prices(
+        &self,
+        product: &str,
+        value: &[u8],
+        rule_sets: &mut RuleSets<'_>,
+        entries: &mut LogEntries,
+    ) -> Result<Vec<DeparturePrice>> {
+        let mut listed = current::entries(value)?;
+        listed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        listed
+            .into_iter()
+            .map(|(city_date, version, at)| {
+                self.listed_whole(&format!("{product}:{city_date}"), version, at, rule_sets, entries)
+            })
+            .collect()
+    }
+
+    /// What every current departure price of a product says to a buyer, by `CITY:DATE`,
+    /// each with the `at` of its version.
     pub fn product_offers(&self, product: &str) -> Result<BTreeMap<String, Offer>> {
         let prefix = format!("{product}:");
         let mut rule_sets = RuleSets::new(&self.meta);
         let entries = &mut LogEntries::default();
         let mut out = BTreeMap::new();
+        if let Some(value) = self.current.get(current::key(product))? {
+            for (city_date, version, at) in current::entries(&value)? {
+                let departure = format!("{prefix}{city_date}");
+                let offer = if at == 0 {
+                    let value = self.listed_in_prices(&departure)?;
+                    self.prices_offer(&departure, &value, &mut rule_sets, entries)?
+                } else {
+                    Offer { at, ..Offer::of(self.version(&departure, version, at, &mut rule_sets, entries)?.0) }
+                };
+                out.insert(city_date.to_owned(), offer);
+            }
+            return Ok(out);
+        }
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (k, v) = kv.into_inner()?;
-            let offer = match current(&v)? {
-                Current::Offer(offer) => offer,
-                Current::Whole(p) => Offer::of(p),
-                Current::At { version, at } => {
-                    let departure = String::from_utf8_lossy(&k);
-                    Offer { at, ..Offer::of(self.version(&departure, version, at, &mut rule_sets, entries)?.0) }
-                }
-            };
+            let offer = self.prices_offer(&String::from_utf8_lossy(&k), &v, &mut rule_sets, entries)?;
             out.insert(String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), offer);
         }
         Ok(out)
+    }
+
+    /// The offer of `departure`, whose `prices` value is `value`, with the `at` of its
+    /// version (0: in `history`).
+    fn prices_offer(
+        &self,
+        departure: &str,
+        value: &[u8],
+        rule_sets: &mut RuleSets<'_>,
+        entries: &mut LogEntries,
+    ) -> Result<Offer> {
+        Ok(match current(value)? {
+            Current::Offer(offer) => offer,
+            Current::Whole(p) => Offer::of(p),
+            Current::At { version, at } => {
+                Offer { at, ..Offer::of(self.version(departure, version, at, rule_sets, entries)?.0) }
+            }
+        })
     }
 
     /// Every stored version of a departure's price, oldest first: those in `log` read
     /// down the chain from the current one, after those written before `log` existed.
     pub fn history(&self, departure: &str) -> Result<Vec<DeparturePrice>> {
         let mut rule_sets = RuleSets::new(&self.meta);
-        let mut next = match self.prices.get(departure.as_bytes())? {
-            Some(value) => match current(&value)? {
+        let mut next = match self.locate(departure)? {
+            Where::Listed { version, at } => Some((version, at)),
+            Where::Prices(value) => match current(&value)? {
                 Current::At { version, at } => Some((version, at)),
                 Current::Offer(offer) if offer.at != 0 => Some((offer.version, offer.at)),
                 _ => None,
             },
-            None => None,
+            Where::Nowhere => None,
         };
         let mut newest_first = Vec::new();
         let entries = &mut LogEntries::default();
@@ -607,13 +718,48 @@ impl Committer {
         json_get(&self.from_prices, product.as_bytes(), "product price")
     }
 
-    /// Every current departure price, in key order.
+    /// Every current departure price, in key order: each product listed in `current`
+    /// where its departures' keys sort, merged with the `prices` values of products it
+    /// does not list (stored before `current` existed).
     pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
         let mut rule_sets = RuleSets::new(&self.meta);
         let mut entries = LogEntries::default();
-        self.prices.iter().map(move |kv| {
-            let (k, v) = kv.into_inner()?;
-            self.whole(&k, &v, &mut rule_sets, &mut entries)
+        let mut listed = self.current.iter().map(|kv| kv.into_inner()).peekable();
+        let mut before = self.prices.iter().map(|kv| kv.into_inner()).peekable();
+        let mut ready = VecDeque::new();
+        // The key of the product listed last: its `prices` values, if any, are older.
+        let mut superseded: Option<fjall::Slice> = None;
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(next) = ready.pop_front() {
+                    return Some(next);
+                }
+                while let Some(Ok((k, _))) = before.peek()
+                    && superseded.as_ref().is_some_and(|product| k.starts_with(product))
+                {
+                    before.next();
+                }
+                let listed_first = match (listed.peek(), before.peek()) {
+                    (None, None) => return None,
+                    (Some(Err(_)), _) | (Some(_), None) => true,
+                    (None, Some(_)) | (_, Some(Err(_))) => false,
+                    (Some(Ok((a, _))), Some(Ok((b, _)))) => a <= b,
+                };
+                let next = if listed_first { listed.next() } else { before.next() };
+                let (k, v) = match next? {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(e.into())),
+                };
+                if !listed_first {
+                    return Some(self.whole(&k, &v, &mut rule_sets, &mut entries));
+                }
+                let product = String::from_utf8_lossy(&k[..k.len().saturating_sub(1)]).into_owned();
+                match self.listed_prices(&product, &v, &mut rule_sets, &mut entries) {
+                    Ok(prices) => ready.extend(prices.into_iter().map(Ok)),
+                    Err(e) => ready.push_back(Err(e)),
+                }
+                superseded = Some(k);
+            }
         })
     }
 
@@ -671,7 +817,7 @@ pub struct Pending {
     products: Vec<(Vec<u8>, Vec<u8>)>,
     index: Vec<(Vec<u8>, bool)>,
     departures: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    prices: Vec<(Arc<str>, PriceAt)>,
+    current: Vec<(Vec<u8>, Vec<u8>)>,
     log: Vec<(Vec<u8>, Vec<u8>)>,
     starting: Vec<(String, Arc<[u8]>)>,
     rule_sets: Vec<(u32, Vec<u8>)>,
@@ -720,8 +866,8 @@ impl Pending {
                 None => b.remove(&state.departures, k),
             }
         }
-        for (k, v) in self.prices {
-            b.insert(&state.prices, k.as_bytes(), v);
+        for (k, v) in self.current {
+            b.insert(&state.current, k, v);
         }
         for (k, v) in self.log {
             b.insert(&state.log, k, v);
@@ -744,7 +890,8 @@ impl Pending {
     }
 
     /// Puts each keyspace's writes in key order. fjall inserts a batch into its memtables
-    /// (skiplists) in the order given; a batch's current prices came out of a hash map, so
+    /// (skiplists) in the order given; a batch's current prices (one entry per departure
+    /// then, in `prices`) came out of a hash map, so
     /// each insert searched a 64 MiB skiplist from the top and missed the cache at most
     /// levels. In key order, consecutive inserts walk the same, cached path. In the
     /// pipeline benchmark (1,003,200 departures, alternating runs) this took the commit
@@ -759,8 +906,7 @@ impl Pending {
         by_key(&mut self.products);
         by_key(&mut self.index);
         by_key(&mut self.departures);
-        // str's order is its bytes' order.
-        self.prices.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        by_key(&mut self.current);
         by_key(&mut self.log);
         by_key(&mut self.starting);
     }
@@ -822,13 +968,10 @@ mod tests {
         v
     }
 
-    /// `prices` points into `log`; folders written before that hold offers pointing into
-    /// `log` or `history`, or whole records. All read back whole, and all give the
-    /// working set its offers.
-    #[test]
-    fn current_prices_read_back_in_every_stored_form() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = State::open(dir.path()).expect("opens");
+    /// P1's departures as folders written before `current` hold them in `prices`: one
+    /// in every form. Returns their current prices in key order, then the first version
+    /// of the last one (`XMN`).
+    fn stored_before_current(state: &State) -> [DeparturePrice; 5] {
         let (whole, old, new) = ("P1:PEK:2026-12-01", "P1:SHA:2026-12-01", "P1:SZX:2026-12-01");
         let whole_price = DeparturePrice { city: "PEK".into(), ..price(3, 100_000) };
         let old_price = price(2, 200_000);
@@ -852,6 +995,18 @@ mod tests {
         b.insert(&state.ks.log, log_group_key(11, "P1"), group);
         b.insert(&state.ks.prices, at, price_at(11 | GROUPED, 2));
         b.commit().expect("commits");
+        [whole_price, old_price, new_price, at_price, at_first]
+    }
+
+    /// `prices` points into `log`; folders written before that hold offers pointing into
+    /// `log` or `history`, or whole records. All read back whole, and all give the
+    /// working set its offers.
+    #[test]
+    fn current_prices_read_back_in_every_stored_form() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("opens");
+        let [whole_price, old_price, new_price, at_price, at_first] = stored_before_current(&state);
+        let at = "P1:XMN:2026-12-01";
 
         for p in [&whole_price, &old_price, &new_price, &at_price] {
             assert_eq!(state.price(&p.key()).expect("reads").as_ref(), Some(p));
@@ -867,6 +1022,59 @@ mod tests {
         assert_eq!(offers["XMN:2026-12-01"], Offer::of(at_price.clone()));
         assert_eq!(offers["XMN:2026-12-01"].at, 11 | GROUPED);
         assert_eq!(state.history(at).expect("reads"), [at_first, at_price]);
+    }
+
+    /// A product re-priced by this engine gets a `current` entry listing all its
+    /// departures, those stored before in `prices` included; from then on it alone says
+    /// where the product's prices are. Products it does not list are still read from
+    /// `prices`, in key order among those it lists.
+    #[test]
+    fn a_product_repriced_is_listed_whole_in_current_and_the_rest_still_read_from_prices() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State::open(dir.path()).expect("opens");
+        let [whole_price, old_price, new_price, at_price, at_first] = stored_before_current(&state);
+        let p10 = DeparturePrice { product: "P10".into(), ..price(1, 10) };
+        let p2 = DeparturePrice { product: "P2".into(), ..price(5, 20) };
+        for p in [&p10, &p2] {
+            state.ks.prices.insert(p.key(), stored(p)).expect("writes");
+        }
+        let v3 = DeparturePrice { city: "XMN".into(), ..price(3, 450_000) };
+        let mut w = state.writer();
+        let slot = w.intern("P1:XMN:2026-12-01");
+        w.put_price(slot, Offer::of(v3.clone()), &stored(&v3)).expect("writes");
+        w.finish().commit(&state).expect("commits");
+
+        let listed: Vec<Vec<u8>> = state.ks.current.iter().map(|kv| kv.key().expect("reads").to_vec()).collect();
+        assert_eq!(listed, [b"P1:".to_vec()], "only the product re-priced");
+        let p1 = [whole_price.clone(), old_price, new_price, v3.clone()];
+        // '0' sorts before ':': P10's departures come before P1's.
+        let expected: Vec<DeparturePrice> = [p10.clone()].into_iter().chain(p1.clone()).chain([p2.clone()]).collect();
+        let all: Vec<DeparturePrice> = state.all_prices().collect::<Result<_>>().expect("reads");
+        assert_eq!(all, expected);
+        assert_eq!(state.product_departure_prices("P1").expect("reads"), p1);
+        assert_eq!(state.product_departure_prices("P2").expect("reads"), std::slice::from_ref(&p2));
+        for p in &expected {
+            assert_eq!(state.price(&p.key()).expect("reads").as_ref(), Some(p));
+        }
+        assert_eq!(state.price("P1:XMN:2026-12-02").expect("reads"), None);
+        assert_eq!(state.history("P1:XMN:2026-12-01").expect("reads"), [at_first, at_price, v3.clone()]);
+
+        // Reopened, the working set reads P1's offers from its entry: a version of a
+        // departure stored before `current` links to it as it did.
+        drop(state);
+        let state = State::open(dir.path()).expect("reopens");
+        let offers = state.product_offers("P1").expect("reads");
+        assert_eq!(offers["XMN:2026-12-01"], Offer::of(v3));
+        assert_eq!(offers["XMN:2026-12-01"].at, 12 | GROUPED);
+        assert_eq!(offers["PEK:2026-12-01"], Offer::of(whole_price.clone()));
+        let v4 = DeparturePrice { city: "PEK".into(), ..price(4, 90_000) };
+        let mut w = state.writer();
+        let slot = w.intern("P1:PEK:2026-12-01");
+        w.put_price(slot, Offer::of(v4.clone()), &stored(&v4)).expect("writes");
+        w.finish().commit(&state).expect("commits");
+        assert_eq!(state.price("P1:PEK:2026-12-01").expect("reads"), Some(v4.clone()));
+        assert_eq!(state.history("P1:PEK:2026-12-01").expect("reads"), [v4]);
+        assert_eq!(state.all_prices().count(), expected.len());
     }
 
     /// A departure priced before `log` existed and since: its versions in `history`,
@@ -923,23 +1131,36 @@ mod tests {
         assert!(err.to_string().contains("without its number"), "{err}");
     }
 
-    /// A batch's current prices come out of a hash map; they reach fjall in key order
-    /// (see `Pending::sort`), and commit to the same state as in any other order.
+    /// A batch's writes come in the order it made them (`current` entries in product
+    /// order, where "P1" comes before "P10", though "P10:" sorts before "P1:"); they reach
+    /// fjall in key order (see `Pending::sort`), and commit to the same state.
     #[test]
     fn a_batch_is_committed_in_key_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = State::open(dir.path()).expect("opens");
-        let keys = ["P2:SHA:2026-12-01", "P1:SHA:2026-12-02", "P10:PEK:2026-12-01", "P1:SHA:2026-12-01"];
+        let listed = [
+            ("P2", ["SHA:2026-12-01"].as_slice()),
+            ("P1", &["SHA:2026-12-02", "SHA:2026-12-01"]),
+            ("P10", &["PEK:2026-12-01"]),
+        ];
         let mut pending = Pending::default();
-        for (v, key) in keys.iter().enumerate() {
-            let p = price(v as u64 + 1, 1_000 * v as i64);
-            pending.log.push((log_key(1, key, p.version), linked(&p, 0)));
-            pending.prices.push((Arc::from(*key), price_at(1, p.version)));
+        let mut keys = Vec::new();
+        for (product, departures) in listed {
+            let mut value = current::empty();
+            for city_date in departures {
+                let key = format!("{product}:{city_date}");
+                let p = price(keys.len() as u64 + 1, 1_000 * keys.len() as i64);
+                pending.log.push((log_key(1, &key, p.version), linked(&p, 0)));
+                current::push(&mut value, city_date, p.version, 1);
+                keys.push(key);
+            }
+            pending.current.push((current::key(product), value));
         }
+        pending.log.reverse();
         pending.sort();
-        let order: Vec<&str> = pending.prices.iter().map(|(k, _)| &**k).collect();
+        let order: Vec<&[u8]> = pending.current.iter().map(|(k, _)| k.as_slice()).collect();
         // Byte order, as fjall keeps keys: '0' sorts before ':'.
-        assert_eq!(order, ["P10:PEK:2026-12-01", "P1:SHA:2026-12-01", "P1:SHA:2026-12-02", "P2:SHA:2026-12-01"]);
+        assert_eq!(order, [b"P10:".as_slice(), b"P1:", b"P2:"]);
         assert!(pending.log.is_sorted_by(|a, b| a.0 <= b.0));
         pending.commit(&state).expect("commits");
         for (v, key) in keys.iter().enumerate() {

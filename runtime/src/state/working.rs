@@ -24,7 +24,7 @@ use pricing_sdk::wire::EncodedResource;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    GROUPED, Pending, PriceAt, Result, State, from_postcard, postcard_bytes, price_at, push_logged, split_departure,
+    GROUPED, Pending, Result, State, StateError, current, from_postcard, postcard_bytes, push_logged, split_departure,
     write_pair_prefix,
 };
 
@@ -83,7 +83,13 @@ struct Entry {
     /// (compare with the current offer, replace it) indexes an array instead of
     /// hashing a product and searching its departures by name.
     offer: Option<Option<Offer>>,
+    /// Where its place is in its product's [`ProductPrices::current`] value
+    /// (`current::push`); [`NO_PLACE`] until it has one.
+    place: usize,
 }
+
+/// The [`Entry::place`] of a departure without a price.
+const NO_PLACE: usize = usize::MAX;
 
 /// A departure's definition as the working set holds it: the stored record, and the
 /// slots of its components' resources.
@@ -171,7 +177,7 @@ impl Resource {
 }
 
 /// What a buyer sees of a departure's current price, its version, and where that version
-/// is stored (the `prices` keyspace holds only the last two: see [`super::PriceAt`]). Two offers are
+/// is stored (the `current` keyspace holds only the last two: see `current.rs`). Two offers are
 /// equal when their versions and what they say are: `at` is only where the record is.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Offer {
@@ -242,6 +248,9 @@ pub(super) struct ProductPrices {
     starting: Option<ProductPrice>,
     /// The cheapest offers per city, kept as offers change.
     cheapest: Cheapest,
+    /// Its `current` value (see `current.rs`), kept encoded: a new version overwrites its
+    /// departure's place, and a batch that re-priced the product writes a copy.
+    current: Vec<u8>,
 }
 
 /// A product's current prices, as [`Writer::product_prices`] reads them.
@@ -295,6 +304,16 @@ pub(super) struct Working {
     /// until read from fjall. Kept here, not read per batch: the batch before may not
     /// have landed yet.
     next_at: u64,
+    /// Set while a [`Writer`] has it, cleared by [`Writer::finish`].
+    pub(super) in_batch: bool,
+}
+
+impl Working {
+    /// Forgets everything but the next batch number: batch numbers are never reused,
+    /// and the batch that took the last one may not have landed yet.
+    pub(super) fn start_over(&mut self) {
+        *self = Working { next_at: self.next_at, ..Working::default() };
+    }
 }
 
 /// What a batch changed, by key; values are read from the working set at the end.
@@ -306,11 +325,6 @@ struct Changed {
     index: BTreeMap<Vec<u8>, bool>,
     departures: Set<Slot>,
     products: Set<String>,
-    /// Current prices in the order written, each encoded while its offer is at hand
-    /// (encoding them all at the end would read every departure's entry again, out of
-    /// cache); a departure written twice is in `priced` once and here twice.
-    prices: Vec<(Slot, Arc<str>, PriceAt)>,
-    priced: Set<Slot>,
     /// Versions by product, each group a product's `log` entry in the making (see
     /// [`super::push_logged`]). A batch prices departures in id order, so a product's
     /// versions nearly always come in one run; a product in two runs is merged at the end.
@@ -368,7 +382,8 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    pub(super) fn new(state: &'a State, w: MutexGuard<'a, Working>) -> Self {
+    pub(super) fn new(state: &'a State, mut w: MutexGuard<'a, Working>) -> Self {
+        w.in_batch = true;
         Writer { state, w, changed: Changed::default(), prefix: Vec::new(), last_rule_set: None, at: 0 }
     }
 
@@ -440,7 +455,7 @@ impl<'a> Writer<'a> {
         }
         let slot = Slot(u32::try_from(self.w.departures.len()).expect("fewer than 2^32 departures"));
         let id: Arc<str> = Arc::from(id);
-        self.w.departures.push(Entry { id: Arc::clone(&id), record: None, offer: None });
+        self.w.departures.push(Entry { id: Arc::clone(&id), record: None, offer: None, place: NO_PLACE });
         self.w.slots.insert(id, slot);
         slot
     }
@@ -566,10 +581,13 @@ impl<'a> Writer<'a> {
             departures: BTreeMap::new(),
             starting: self.state.product_price(product)?,
             cheapest: Cheapest::default(),
+            current: current::empty(),
         };
         for (city_date, offer) in self.state.product_offers(product)? {
             let slot = self.intern(&format!("{product}:{city_date}"));
-            self.w.departures[slot.index()].offer = Some(Some(offer));
+            let entry = &mut self.w.departures[slot.index()];
+            entry.place = current::push(&mut pp.current, &city_date, offer.version, offer.at);
+            entry.offer = Some(Some(offer));
             pp.departures.insert(city_date, slot);
         }
         pp.cheapest = Cheapest::scan(&pp.departures, |slot| price_in(&self.w.departures, slot));
@@ -622,7 +640,8 @@ impl<'a> Writer<'a> {
             self.w.next_at += 1;
         }
         offer.at = self.at | GROUPED;
-        let entry = &mut self.w.departures[slot.index()];
+        let Working { departures, prices, .. } = &mut *self.w;
+        let entry = &mut departures[slot.index()];
         let before = entry.offer.as_ref().and_then(Option::as_ref).map_or(0, |o| o.at);
         let (product, city_date) = product_of(id);
         match self.changed.log.last_mut() {
@@ -633,8 +652,18 @@ impl<'a> Writer<'a> {
                 self.changed.log.push((product.into(), group));
             }
         }
-        self.changed.prices.push((slot, Arc::clone(id), price_at(offer.at, offer.version)));
-        self.changed.priced.insert(slot);
+        // `offer` loaded the product's prices.
+        let Some(pp) = prices.get_mut(product) else {
+            return Err(StateError::Corrupt {
+                what: "price",
+                why: format!("{id}: its product's prices are not loaded"),
+            });
+        };
+        if entry.place == NO_PLACE {
+            entry.place = current::push(&mut pp.current, city_date, offer.version, offer.at);
+        } else {
+            current::set(&mut pp.current, entry.place, offer.version, offer.at);
+        }
         let first = matches!(entry.offer, Some(None));
         let price = available_price(Some(offer));
         let replaced = entry.offer.replace(Some(std::mem::take(offer))).flatten();
@@ -644,9 +673,7 @@ impl<'a> Writer<'a> {
         }
         // Most versions replace an offer: only a departure's first one is new to its
         // product.
-        if (first || price != was)
-            && let Some(pp) = self.w.prices.get_mut(product)
-        {
+        if first || price != was {
             if first {
                 pp.departures.insert(city_date.to_owned(), slot);
             }
@@ -668,7 +695,8 @@ impl<'a> Writer<'a> {
     /// The batch's changes as the writes of one atomic commit; releases the working set.
     #[must_use]
     pub fn finish(self) -> Pending {
-        let Writer { w, mut changed, at, .. } = self;
+        let Writer { mut w, mut changed, at, .. } = self;
+        w.in_batch = false;
         let mut p = Pending::default();
         changed.quotes.sort_unstable();
         changed.quotes.dedup();
@@ -692,14 +720,6 @@ impl<'a> Writer<'a> {
                 p.products.push((id.into_bytes(), postcard_bytes(rec)));
             }
         }
-        let mut prices = changed.prices;
-        if prices.len() > changed.priced.len() {
-            // The last write of a departure wins.
-            let mut seen = Set::default();
-            prices.reverse();
-            prices.retain(|(slot, _, _)| seen.insert(*slot));
-        }
-        p.prices = prices.into_iter().map(|(_, id, current)| (id, current)).collect();
         let mut groups = changed.log;
         // A product's runs in order, merged: readers search one entry per batch.
         groups.sort_by(|a, b| a.0.cmp(&b.0));
@@ -710,6 +730,11 @@ impl<'a> Writer<'a> {
                 _ => merged.push((product, group)),
             }
         }
+        // The products re-priced are those with versions in `log`.
+        p.current = merged
+            .iter()
+            .filter_map(|(product, _)| Some((current::key(product), w.prices.get(&**product)?.current.clone())))
+            .collect();
         p.log = merged.into_iter().map(|(product, group)| (super::log_group_key(at, &product), group)).collect();
         p.starting = changed.starting.into_iter().collect();
         p.rule_sets = changed.rule_sets.into_iter().collect();
