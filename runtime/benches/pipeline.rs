@@ -44,6 +44,11 @@ struct Args {
     /// product's and resource's first use in the stream reads it from fjall.
     #[arg(long)]
     cold: bool,
+    /// Hand each batch to the runner without the next one, as a source that cannot read
+    /// ahead (a pipe, a topic) does: the batch decodes its own inputs. By default the
+    /// next batch's inputs are decoded while each batch is priced, as a file's are.
+    #[arg(long)]
+    no_read_ahead: bool,
     /// `both` (each in a child process), `wasm` or `native`.
     #[arg(long, default_value = "both")]
     backend: String,
@@ -72,6 +77,9 @@ struct Report {
     records: u64,
     /// Component amounts kept from their departure's last pricing (no plugin call).
     components_reused: u64,
+    /// Stream events decoded while the batch before theirs was priced (0 with
+    /// `--no-read-ahead`).
+    events_decoded_ahead: u64,
     /// Plugin calls that failed as a whole (trap, timeout, memory limit) while loading
     /// the catalog, and during the stream: the departures they priced are unavailable.
     load_plugin_failures: u64,
@@ -107,6 +115,7 @@ fn both(args: &Args) -> Result<()> {
             .args(args.catalog.to_args())
             .args(["--events", &args.events.to_string(), "--batch-size", &args.batch_size.to_string()])
             .args(args.cold.then_some("--cold"))
+            .args(args.no_read_ahead.then_some("--no-read-ahead"))
             .stderr(std::process::Stdio::inherit())
             .output()?;
         anyhow::ensure!(out.status.success(), "{backend} run failed");
@@ -201,10 +210,22 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
             }
         }
     };
-    for chunk in stream.chunks(args.batch_size) {
+    // Built a batch ahead, as a file source reads them (see `Runner::batch_then`).
+    let chunks: Vec<&[&str]> = stream.chunks(args.batch_size).collect();
+    let mut batch = chunks.first().map(|c| inputs(c, done)).unwrap_or_default();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let next = match chunks.get(i + 1) {
+            Some(next) if !args.no_read_ahead => inputs(next, done + chunk.len()),
+            _ => Vec::new(),
+        };
         in_flight.push_back((Instant::now(), chunk.len()));
-        runner.batch(&inputs(chunk, done), "bench", (done as u64).to_le_bytes().to_vec())?;
+        runner.batch_then(&batch, &next, "bench", (done as u64).to_le_bytes().to_vec())?;
         landed(&mut runner, &mut in_flight);
+        batch = if next.is_empty() {
+            chunks.get(i + 1).map(|c| inputs(c, done + chunk.len())).unwrap_or_default()
+        } else {
+            next
+        };
         done += chunk.len();
         progress(backend, "stream", done - load_lines, stream.len(), started);
     }
@@ -232,6 +253,7 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
         process_cpu_s,
         records: total.departure_records - before.departure_records,
         components_reused: total.components_reused - before.components_reused,
+        events_decoded_ahead: pipeline.decoded_ahead(),
         load_plugin_failures: before.plugin_failures,
         plugin_failures: total.plugin_failures - before.plugin_failures,
         p50_ms: percentile(&mut latencies, 0.50),

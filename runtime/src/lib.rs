@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod ops;
 pub mod pipeline;
 pub mod plugins;
+pub mod priority;
 pub mod progress;
 pub mod registry;
 pub mod sink;

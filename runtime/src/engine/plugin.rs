@@ -101,10 +101,11 @@ struct Live {
     generation: u64,
 }
 
-/// Idle instances kept for reuse: one for each thread that calls plugins in a batch
-/// (the pricing thread and its helper, see `pipeline::decode`). More callers at once
-/// still work, on instances made for the call and dropped after it.
-const IDLE_KEPT: usize = 2;
+/// Idle instances kept for reuse: one for each thread that calls plugins at once (the
+/// pricing thread and its helper, and the thread decoding the next batch's quotes while
+/// they price: see `pipeline::decode`). More callers at once still work, on instances
+/// made for the call and dropped after it (about 65 µs each).
+const IDLE_KEPT: usize = 3;
 
 /// The component, its limits and its idle instances.
 struct Wasm {

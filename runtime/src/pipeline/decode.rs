@@ -1,12 +1,17 @@
 //! Decoding a batch's inputs before they meet the state: each record checked against the
 //! contract, and each resource upsert's quote by its plugin. Neither reads the state, so
-//! a large batch is decoded on two threads while the pricing thread applies it in order.
+//! a large batch is decoded on two threads while the pricing thread applies it in order,
+//! or, when the caller knew it a batch ahead, while the batch before was priced
+//! ([`Ahead`]).
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::{Input, PipelineConfig};
-use crate::engine::{PluginError, PluginSet, PriceError};
+use crate::engine::{Plugin, PluginError, PluginSet, PriceError};
 use crate::intake::{Event, Op, Rejection, Rules, decode};
 
 /// Inputs decoded at a time; a batch of more than one chunk is decoded on two threads.
@@ -24,30 +29,86 @@ pub(super) struct Decoded {
     pub quote: Option<QuoteCheck>,
 }
 
+/// One input decoded with `plugins`.
+fn decode_input(config: &PipelineConfig, plugins: &PluginSet, input: &Input) -> Decoded {
+    let known = |k: &str| plugins.has(k);
+    let rules = Rules { known_kind: &known, supplier_required: &config.supplier_required, currency: &config.currency };
+    let event = decode(&input.text, &rules);
+    let quote = match &event {
+        Ok(e) if e.op == Op::Upsert && e.kind != "product" => {
+            plugins.get(&e.kind).map(|plugin| plugin.decode_quote(&e.key, e.data.get()))
+        }
+        _ => None,
+    };
+    Decoded { event, quote }
+}
+
+/// The start of a batch decoded ahead, on a thread of its own while the batch before it
+/// is priced: decoding and the quote checks were about a tenth of the pricing thread's
+/// time, and half of that stayed on it even with the helper below. After its first
+/// chunk it stops when that pricing ends, so the pricing thread waits for a chunk at
+/// most; the batch decodes what is left itself. Used only for the very inputs, and the very plugins, it
+/// was decoded with.
+pub(super) struct Ahead {
+    /// The plugins it was decoded with, by kind: kept, so that a set swapped in since
+    /// can never be taken for them.
+    plugins: Vec<(String, Arc<Plugin>)>,
+    /// A hash of each input's text, with `hasher`: the inputs it was decoded from.
+    texts: Vec<u64>,
+    hasher: foldhash::quality::RandomState,
+    decoded: Vec<Decoded>,
+}
+
+impl Ahead {
+    /// Decodes `inputs` with `plugins`, a chunk at a time, until `stop` is set (at least
+    /// the first chunk).
+    pub(super) fn decode(config: &PipelineConfig, plugins: &PluginSet, inputs: &[Input], stop: &AtomicBool) -> Ahead {
+        let hasher = foldhash::quality::RandomState::default();
+        let mut texts = Vec::with_capacity(inputs.len());
+        let mut decoded = Vec::with_capacity(inputs.len());
+        for (n, chunk) in inputs.chunks(CHUNK).enumerate() {
+            if n > 0 && stop.load(Ordering::Relaxed) {
+                break;
+            }
+            texts.extend(chunk.iter().map(|i| hasher.hash_one(&i.text)));
+            decoded.extend(chunk.iter().map(|i| decode_input(config, plugins, i)));
+        }
+        Ahead { plugins: plugins.iter().map(|(k, p)| (k.to_owned(), Arc::clone(p))).collect(), texts, hasher, decoded }
+    }
+
+    /// Its decoded inputs, the first of `inputs`, if they and `plugins` are what it
+    /// decoded them from.
+    pub(super) fn take_for(self, plugins: &PluginSet, inputs: &[Input]) -> Option<Vec<Decoded>> {
+        let same_plugins = self.plugins.len() == plugins.iter().count()
+            && self.plugins.iter().zip(plugins.iter()).all(|((k, a), (kind, b))| k == kind && Arc::ptr_eq(a, b));
+        let same_inputs = self.texts.len() <= inputs.len()
+            && self.texts.iter().zip(inputs).all(|(&t, input)| t == self.hasher.hash_one(&input.text));
+        (same_plugins && same_inputs).then_some(self.decoded)
+    }
+}
+
 /// Decodes `inputs` and hands each, with what was found, to `each`, in order; stops at
-/// `each`'s first error. A batch of more than one chunk is decoded by a helper thread
-/// and this one, each taking the next chunk not yet taken, while this one applies them
-/// in order: at large batches, decoding and the quote checks were a seventh of this
-/// (the pricing) thread's time.
+/// `each`'s first error. Inputs decoded ahead (`ready`, for the first of these very
+/// inputs) are handed on as they are. The rest: a batch of more than one chunk is decoded by a
+/// helper thread and this one, each taking the next chunk not yet taken, while this one
+/// applies them in order: at large batches, decoding and the quote checks were a
+/// seventh of this (the pricing) thread's time.
 pub(super) fn decoded<E>(
     config: &PipelineConfig,
     plugins: &PluginSet,
     inputs: &[Input],
+    ready: Option<Vec<Decoded>>,
     mut each: impl FnMut(&Input, Decoded) -> Result<(), E>,
 ) -> Result<(), E> {
-    let decode_input = |input: &Input| {
-        let known = |k: &str| plugins.has(k);
-        let rules =
-            Rules { known_kind: &known, supplier_required: &config.supplier_required, currency: &config.currency };
-        let event = decode(&input.text, &rules);
-        let quote = match &event {
-            Ok(e) if e.op == Op::Upsert && e.kind != "product" => {
-                plugins.get(&e.kind).map(|plugin| plugin.decode_quote(&e.key, e.data.get()))
-            }
-            _ => None,
-        };
-        Decoded { event, quote }
+    let inputs = match ready {
+        Some(ready) => {
+            let (done, rest) = inputs.split_at(ready.len().min(inputs.len()));
+            done.iter().zip(ready).try_for_each(|(input, d)| each(input, d))?;
+            rest
+        }
+        None => inputs,
     };
+    let decode_input = |input: &Input| decode_input(config, plugins, input);
     if inputs.len() <= CHUNK {
         return inputs.iter().try_for_each(|input| each(input, decode_input(input)));
     }
@@ -169,8 +230,17 @@ mod tests {
 
     /// What `decoded` hands on, as (line, event id or rejection class).
     fn seen(inputs: &[Input], stop_at: Option<usize>) -> (Vec<(u64, String)>, Result<(), usize>) {
+        seen_with(inputs, None, stop_at)
+    }
+
+    /// [`seen`], with the first inputs decoded ahead (`ready`).
+    fn seen_with(
+        inputs: &[Input],
+        ready: Option<Vec<Decoded>>,
+        stop_at: Option<usize>,
+    ) -> (Vec<(u64, String)>, Result<(), usize>) {
         let mut seen = Vec::new();
-        let result = decoded(&PipelineConfig::default(), &PluginSet::default(), inputs, |input, d| {
+        let result = decoded(&PipelineConfig::default(), &PluginSet::default(), inputs, ready, |input, d| {
             let Origin::File { line, .. } = input.origin else { unreachable!("file inputs") };
             assert!(d.quote.is_none(), "no resource upserts here");
             seen.push((line, d.event.map_or_else(|r| r.class().to_owned(), |e| e.id)));
@@ -197,6 +267,32 @@ mod tests {
                 .collect();
             assert_eq!(seen, expected, "{n} inputs");
         }
+    }
+
+    /// Stopped at once, the decoding ahead still does its first chunk; the batch hands
+    /// those on and decodes the rest, all in order, as if none were decoded ahead. Inputs
+    /// that differ within what was decoded ahead are decoded afresh.
+    #[test]
+    fn a_batch_decoded_ahead_in_part_hands_on_every_input_in_order() {
+        let batch = inputs(3 * CHUNK + 5);
+        let config = PipelineConfig::default();
+        let plugins = PluginSet::default();
+        let stopped = AtomicBool::new(true);
+        let ahead = Ahead::decode(&config, &plugins, &batch, &stopped);
+        assert_eq!(ahead.decoded.len(), CHUNK, "the first chunk");
+        let ready = ahead.take_for(&plugins, &batch).expect("the same inputs");
+        assert_eq!(seen_with(&batch, Some(ready), None), seen(&batch, None));
+
+        let mut changed = batch.clone();
+        changed[CHUNK + 1].text.push(' ');
+        let ahead = Ahead::decode(&config, &plugins, &batch, &stopped);
+        assert!(ahead.take_for(&plugins, &changed).is_some(), "a change after what was decoded ahead");
+        changed[CHUNK - 1].text.push(' ');
+        let ahead = Ahead::decode(&config, &plugins, &batch, &stopped);
+        assert!(ahead.take_for(&plugins, &changed).is_none(), "a change within it");
+        let ahead = Ahead::decode(&config, &plugins, &batch, &AtomicBool::new(false));
+        assert_eq!(ahead.decoded.len(), batch.len(), "not stopped: all of it");
+        assert!(ahead.take_for(&plugins, &batch[..CHUNK]).is_none(), "fewer inputs than it decoded");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod restore;
 mod reuse;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use lines::{Lines, PriceLines};
@@ -24,7 +25,7 @@ use serde::Serialize;
 
 use crate::engine::PluginSet;
 use crate::intake::{Origin, Rejection};
-use crate::state::{DeparturePrice, Pending, ProductPrice, State, StateError, Status};
+use crate::state::{DeparturePrice, Pending, ProductPrice, State, StateError, Status, Writer};
 
 /// Settings of the pricing pipeline.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -84,9 +85,14 @@ pub struct Cause {
     pub ts_ms: Option<i64>,
 }
 
-/// Work of a batch beyond its events, asked for by operations (see `ops/`).
+/// Work of a batch beyond its events, asked for by operations (see `ops/`), and the
+/// inputs of the batch after it, when its source has them already.
 #[derive(Default)]
 pub struct Extra<'a> {
+    /// The next batch's inputs, if known (a file source reads a batch ahead): decoded on
+    /// a thread of their own while this batch is priced (as many as that takes), and used
+    /// by the next batch if it has these very inputs and plugins (see `decode::Ahead`).
+    pub next: &'a [Input],
     /// What `reprice` and `restore` name as their records' cause.
     pub cause: Option<Cause>,
     /// Departures to price whether or not an event touched them (a reprice after a rule
@@ -349,13 +355,31 @@ pub struct Pipeline {
     spare: Mutex<PriceLines>,
     /// The last batch's pricing tables, emptied, for the next batch to fill.
     scratch: Mutex<price::Scratch>,
+    /// The inputs the last batch was told came next, decoded.
+    ahead: Mutex<Option<decode::Ahead>>,
+    /// Inputs handed on decoded ahead, so far.
+    decoded_ahead: AtomicU64,
 }
 
 impl Pipeline {
     /// A pipeline with the given settings.
     #[must_use]
     pub fn new(config: PipelineConfig) -> Self {
-        Pipeline { config, spare: Mutex::default(), scratch: Mutex::default() }
+        Pipeline {
+            config,
+            spare: Mutex::default(),
+            scratch: Mutex::default(),
+            ahead: Mutex::default(),
+            decoded_ahead: AtomicU64::new(0),
+        }
+    }
+
+    /// How many inputs batches have been handed decoded ahead so far ([`Extra::next`]):
+    /// decoded while the batch before them was priced, not by their own batch. A
+    /// batch's inputs not decoded by the time that pricing ended are not counted.
+    #[must_use]
+    pub fn decoded_ahead(&self) -> u64 {
+        self.decoded_ahead.load(Ordering::Relaxed)
     }
 
     /// Takes back a written batch's output, to reuse its departure lines' buffer.
@@ -397,7 +421,12 @@ impl Pipeline {
         let mut out = BatchOutput { departures, ..BatchOutput::default() };
         let mut writer = state.writer();
         let mut affected = apply::Affected::default();
-        decode::decoded(&self.config, plugins, inputs, |input, event| {
+        let ahead = self.ahead.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let ready = ahead.and_then(|a| a.take_for(plugins, inputs));
+        if let Some(ready) = &ready {
+            self.decoded_ahead.fetch_add(ready.len() as u64, Ordering::Relaxed);
+        }
+        decode::decoded(&self.config, plugins, inputs, ready, |input, event| {
             out.stats.events += 1;
             let (applied, kind) = apply::apply(&mut writer, plugins, input, event, &mut affected, &mut out.stats)?;
             let outcomes = out.stats.events_by_kind.entry(kind.unwrap_or_else(|| "none".into())).or_default();
@@ -418,6 +447,36 @@ impl Pipeline {
             }
             Ok::<_, StateError>(())
         })?;
+        let priced_all = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let next = (!extra.next.is_empty()).then(|| {
+                scope.spawn(|| {
+                    crate::priority::background();
+                    decode::Ahead::decode(&self.config, plugins, extra.next, &priced_all)
+                })
+            });
+            let priced = self.price(writer, plugins, &mut out, affected, priced_at, extra);
+            priced_all.store(true, Ordering::Relaxed);
+            // A decoding thread that panicked leaves the next batch to decode its inputs.
+            if let Some(Ok(ahead)) = next.map(|n| n.join()) {
+                *self.ahead.lock().unwrap_or_else(PoisonError::into_inner) = Some(ahead);
+            }
+            priced
+        })?;
+        Ok(out)
+    }
+
+    /// The pricing half of [`Pipeline::process_with`], once the batch's events are
+    /// applied: prices what they (and `extra`) touched and finishes the batch's writes.
+    fn price(
+        &self,
+        mut writer: Writer<'_>,
+        plugins: &PluginSet,
+        out: &mut BatchOutput,
+        mut affected: apply::Affected,
+        priced_at: &str,
+        extra: &Extra<'_>,
+    ) -> Result<(), StateError> {
         if let (Some(cause), false) = (&extra.cause, extra.reprice.is_empty()) {
             let reprice: Vec<_> = extra.reprice.iter().map(|d| writer.intern(d)).collect();
             out.stats.repriced += affected.mark_all(&reprice, cause.clone());
@@ -427,7 +486,7 @@ impl Pipeline {
             &self.config,
             &mut writer,
             plugins,
-            &mut out,
+            out,
             affected,
             priced_at,
             extra.shadows,
@@ -435,11 +494,11 @@ impl Pipeline {
             &mut self.scratch.lock().unwrap_or_else(PoisonError::into_inner),
         )?;
         if let (Some(cause), Some(r)) = (&extra.cause, &extra.restore) {
-            restore::restore(&mut writer, &mut out, r, cause, priced_at, &mut touched)?;
+            restore::restore(&mut writer, out, r, cause, priced_at, &mut touched)?;
         }
-        price::emit_starting(&self.config, &mut writer, &mut out, touched, priced_at)?;
+        price::emit_starting(&self.config, &mut writer, out, touched, priced_at)?;
         out.pending = writer.finish();
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -46,6 +46,7 @@ impl Departures {
         // One spare is enough: the next batch takes it before the one after is written.
         let (give_back, spare) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new().name("output".into()).spawn(move || {
+            crate::priority::background();
             // After a failed write the file may end in part of a batch: a later batch
             // appended after it would leave a broken line inside the file, where the
             // next start (which cuts a partial last line) would not find it.

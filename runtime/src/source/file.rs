@@ -41,7 +41,7 @@ pub fn run_file(
     // Resume by seeking, not by reading the consumed lines again.
     let offset = start.offset;
     file.seek(SeekFrom::Start(offset)).with_context(|| format!("seeking {name} to byte {offset}"))?;
-    consume_lines(BufReader::new(file), &name, &source, start, cuts, runner, progress)
+    consume_lines(Lines::new(BufReader::new(file), &name, start), &source, cuts, true, runner, progress)
 }
 
 /// Where a source's batches are cut: first at the ends of the batches a crashed run
@@ -102,67 +102,98 @@ impl Cuts {
     }
 }
 
-/// Reads `reader` to its end in batches cut at `cuts`, numbering lines and counting
-/// bytes on from `start`, and commits each batch under `source` with the position after
-/// it. Blank lines count as consumed but are not events. Events get
-/// `Origin::File { path: name, line }`. `progress` gets `start`, then the position after
-/// each batch. Returns the counters of the batches it ran.
+/// Reads `lines` to its end in batches cut at `cuts`, and commits each batch under
+/// `source` with the position after it. Blank lines count as consumed but are not
+/// events. `progress` gets the position `lines` starts at, then the position after each
+/// batch. Returns the counters of the batches it ran.
+///
+/// With `read_ahead` (a file, whose lines are all there), each batch is read before the
+/// one before it runs, so that it is decoded while that one is priced
+/// ([`Runner::batch_then`]). Not for a pipe: a batch would wait for the next to arrive.
 pub(super) fn consume_lines(
-    mut reader: impl BufRead,
-    name: &str,
+    mut lines: Lines<'_, impl BufRead>,
     source: &str,
-    start: Position,
     mut cuts: Cuts,
+    read_ahead: bool,
     runner: &mut Runner<'_>,
     mut progress: impl FnMut(Progress),
 ) -> Result<Stats> {
     let mut stats = Stats::default();
-    let Position { mut lines, mut offset } = start;
-    progress(Progress { lines, bytes: offset });
-    // The batch grows as lines arrive: a huge --batch-size must not reserve memory up front.
+    progress(Progress { lines: lines.at.lines, bytes: lines.at.offset });
+    // A batch grows as lines arrive: a huge --batch-size must not reserve memory up front.
     let mut batch = Vec::with_capacity(cuts.batch_size.min(4_096));
-    let mut text = String::new();
-    loop {
+    let mut next = Vec::new();
+    let mut read = lines.fill(&mut batch, &mut cuts)?;
+    while read > 0 {
+        let after = lines.at;
+        let position = after.encode();
+        let next_read = if read_ahead { lines.fill(&mut next, &mut cuts)? } else { 0 };
+        let ran = match &cuts.prefix {
+            Some(prefix) => {
+                let intent = Intent {
+                    name: format!("{prefix}{:020}", after.lines),
+                    value: position.clone(),
+                    retire: std::mem::take(&mut cuts.retire),
+                };
+                runner.batch_at(&batch, &next, vec![(source.to_owned(), position)], &intent)?
+            }
+            None => runner.batch_then(&batch, &next, source, position)?,
+        };
+        stats.add(&ran);
+        progress(Progress { lines: after.lines, bytes: after.offset });
+        if read_ahead {
+            std::mem::swap(&mut batch, &mut next);
+            read = next_read;
+        } else {
+            read = lines.fill(&mut batch, &mut cuts)?;
+        }
+    }
+    Ok(stats)
+}
+
+/// A line-oriented input being read, and how far. Its events get
+/// `Origin::File { path: name, line }`.
+pub(super) struct Lines<'n, R> {
+    reader: R,
+    name: &'n str,
+    /// The position after the last line read.
+    at: Position,
+    text: String,
+}
+
+impl<'n, R: BufRead> Lines<'n, R> {
+    /// `reader`, named `name`, whose lines and bytes are counted on from `start`.
+    pub(super) fn new(reader: R, name: &'n str, start: Position) -> Self {
+        Lines { reader, name, at: start, text: String::new() }
+    }
+
+    /// Replaces `batch` with the next batch's events, cut at `cuts`; returns how many
+    /// lines it read (0: the end).
+    fn fill(&mut self, batch: &mut Vec<Input>, cuts: &mut Cuts) -> Result<usize> {
         batch.clear();
         let mut read = 0usize;
-        let size = cuts.size(lines);
+        let size = cuts.size(self.at.lines);
         while read < size {
-            text.clear();
-            let n = reader.read_line(&mut text).with_context(|| format!("reading {name}"))?;
+            self.text.clear();
+            let n = self.reader.read_line(&mut self.text).with_context(|| format!("reading {}", self.name))?;
             if n == 0 {
                 break;
             }
             read += 1;
-            lines += 1;
-            offset += n as u64;
-            let event = text.trim_end_matches(['\n', '\r']);
+            self.at.lines += 1;
+            self.at.offset += n as u64;
+            let event = self.text.trim_end_matches(['\n', '\r']);
             if !event.trim().is_empty() {
                 batch.push(Input {
                     text: event.to_owned(),
-                    origin: Origin::File { path: name.to_owned(), line: lines },
+                    origin: Origin::File { path: self.name.to_owned(), line: self.at.lines },
                 });
             }
         }
-        if read == 0 {
-            return Ok(stats);
-        }
-        if cuts.ends.front() == Some(&lines) {
+        if cuts.ends.front() == Some(&self.at.lines) {
             cuts.ends.pop_front();
         }
-        let position = Position { lines, offset }.encode();
-        let ran = match &cuts.prefix {
-            Some(prefix) => {
-                let intent = Intent {
-                    name: format!("{prefix}{lines:020}"),
-                    value: position.clone(),
-                    retire: std::mem::take(&mut cuts.retire),
-                };
-                runner.batch_at(&batch, vec![(source.to_owned(), position)], &intent)?
-            }
-            None => runner.batch(&batch, source, position)?,
-        };
-        stats.add(&ran);
-        progress(Progress { lines, bytes: offset });
+        Ok(read)
     }
 }
 

@@ -527,7 +527,7 @@ fn pipeline_loop(
                 };
                 consumed.lines += inputs.len() as u64;
                 consumed.bytes += inputs.iter().map(|i| i.text.len() as u64).sum::<u64>();
-                stats.add(&runner.batch_at(&inputs, positions, &intent)?);
+                stats.add(&runner.batch_at(&inputs, &[], positions, &intent)?);
                 in_flight.push_back(next);
                 landed(&mut in_flight, runner);
                 progress(consumed);

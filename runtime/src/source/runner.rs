@@ -143,16 +143,31 @@ impl<'a> Runner<'a> {
     /// Prices one micro-batch and commits it with `position`, the opaque resume point of
     /// `source` after these inputs. Returns the batch's counters.
     pub fn batch(&mut self, inputs: &[Input], source: &str, position: Vec<u8>) -> Result<Stats> {
-        self.run(inputs, vec![(source.to_owned(), position)], None)
+        self.run(inputs, &[], vec![(source.to_owned(), position)], None)
+    }
+
+    /// [`Runner::batch`] for a source that has the next batch's inputs already (`next`):
+    /// they are decoded while this batch is priced, and the next call, with them, skips
+    /// that work. A source that has them only by waiting for them (a live pipe) should
+    /// not: this batch would wait too.
+    pub fn batch_then(&mut self, inputs: &[Input], next: &[Input], source: &str, position: Vec<u8>) -> Result<Stats> {
+        self.run(inputs, next, vec![(source.to_owned(), position)], None)
     }
 
     /// Like [`Runner::batch`] for a source that replays a crashed run's batches as they
     /// were cut (a Kafka topic, cut by time; a file, whose batch size may change between
     /// runs): each `(source, position)` commits with the batch, and `intent` is written
     /// durably before any of its output is sent, and removed by its commit (see
-    /// [`crate::state::Committer::write_intent`]).
-    pub fn batch_at(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>, intent: &Intent) -> Result<Stats> {
-        self.run(inputs, positions, Some(intent))
+    /// [`crate::state::Committer::write_intent`]). `next`, as in [`Runner::batch_then`],
+    /// may be empty.
+    pub fn batch_at(
+        &mut self,
+        inputs: &[Input],
+        next: &[Input],
+        positions: Vec<(String, Vec<u8>)>,
+        intent: &Intent,
+    ) -> Result<Stats> {
+        self.run(inputs, next, positions, Some(intent))
     }
 
     /// Waits until the commits in flight have landed: everything priced so far is durable.
@@ -183,13 +198,19 @@ impl<'a> Runner<'a> {
     pub fn run_ops(&mut self) -> Result<bool> {
         let has_jobs = self.ops.is_some_and(Operations::has_jobs);
         if has_jobs {
-            self.run(&[], Vec::new(), None)?;
+            self.run(&[], &[], Vec::new(), None)?;
         }
         self.wait()?;
         Ok(has_jobs)
     }
 
-    fn run(&mut self, inputs: &[Input], positions: Vec<(String, Vec<u8>)>, intent: Option<&Intent>) -> Result<Stats> {
+    fn run(
+        &mut self,
+        inputs: &[Input],
+        next: &[Input],
+        positions: Vec<(String, Vec<u8>)>,
+        intent: Option<&Intent>,
+    ) -> Result<Stats> {
         let started = std::time::Instant::now();
         // One span per micro-batch: what is logged while it runs carries it, and with
         // RUST_LOG=debug its close is logged with the batch's counts.
@@ -224,7 +245,7 @@ impl<'a> Runner<'a> {
         let shadow_sets: Vec<PluginSet> = shadows.iter().map(|s| s.set_over(plugins)).collect();
         let specs: Vec<ShadowSpec<'_>> =
             shadows.iter().zip(&shadow_sets).map(|(s, set)| ShadowSpec { kind: &s.kind, plugins: set }).collect();
-        let extra = extra(work.as_ref(), &specs);
+        let extra = extra(work.as_ref(), &specs, next);
         let mut out = self.pipeline.process_with(self.state, plugins, inputs, &now_rfc3339(), &extra)?;
         if let Some(intent) = intent {
             self.state.write_intent(&intent.name, &intent.value).context("recording a batch's intent")?;
@@ -248,7 +269,10 @@ impl<'a> Runner<'a> {
         let before = self.last_landed.replace(this_landed);
         let handle = std::thread::Builder::new()
             .name("commit".into())
-            .spawn(move || commit(durable, before, pending, &committer, &landed))
+            .spawn(move || {
+                crate::priority::background();
+                commit(durable, before, pending, &committer, &landed)
+            })
             .context("starting the commit thread")?;
         let work = work.map(|w| {
             let emitted = if w.restore.is_some() { out.stats.restored } else { out.stats.reprice_records };
@@ -355,15 +379,17 @@ fn commit(
 }
 
 /// What a batch does beyond its events: a job chunk and the shadows.
-fn extra<'w>(work: Option<&'w Work>, shadows: &'w [ShadowSpec<'w>]) -> Extra<'w> {
-    let Some(w) = work else { return Extra { shadows, ..Extra::default() } };
+fn extra<'w>(work: Option<&'w Work>, shadows: &'w [ShadowSpec<'w>], next: &'w [Input]) -> Extra<'w> {
+    let Some(w) = work else { return Extra { shadows, next, ..Extra::default() } };
+    let cause = Some(w.cause.clone());
     match &w.restore {
-        None => Extra { cause: Some(w.cause.clone()), reprice: &w.departures, restore: None, shadows },
+        None => Extra { cause, reprice: &w.departures, restore: None, shadows, next },
         Some((kind, rules)) => Extra {
-            cause: Some(w.cause.clone()),
+            cause,
             reprice: &[],
             restore: Some(Restore { departures: &w.departures, kind, rules }),
             shadows,
+            next,
         },
     }
 }

@@ -15,7 +15,7 @@ use std::io::BufRead;
 
 use anyhow::{Context as _, Result};
 
-use super::file::{Cuts, Position, consume_lines};
+use super::file::{Cuts, Lines, Position, consume_lines};
 use super::{Progress, Runner};
 use crate::pipeline::Stats;
 
@@ -50,5 +50,6 @@ pub fn run_reader(
             "stdin is not resumed: consuming it from its first line (a previous run committed committed_lines)"
         );
     }
-    consume_lines(reader, STDIN_NAME, STDIN_SOURCE, Position::default(), Cuts::every(batch_size), runner, progress)
+    let lines = Lines::new(reader, STDIN_NAME, Position::default());
+    consume_lines(lines, STDIN_SOURCE, Cuts::every(batch_size), false, runner, progress)
 }

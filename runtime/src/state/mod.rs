@@ -403,6 +403,8 @@ impl State {
             meta: ks("meta")?,
             db,
         };
+        // Flushes and compactions run beside the pricing thread, not in its place.
+        crate::priority::background_fjall();
         Ok(State { ks, working: Mutex::default() })
     }
 
