@@ -250,6 +250,13 @@ impl LogEntries {
     }
 }
 
+/// What a read of several prices keeps between them: the rule sets and the `log`
+/// entries it has fetched.
+struct Reading<'a> {
+    rule_sets: RuleSets<'a>,
+    entries: LogEntries,
+}
+
 /// Appends one version to a product's `log` entry: the departure's `CITY:DATE` (u32 BE
 /// length, then the bytes), its version (u64 BE), the `at` of the version before it
 /// (u64 BE; 0: in `history`, or none), and the stored record (u32 BE length, then the
@@ -458,6 +465,10 @@ pub struct Committer {
 }
 
 impl Committer {
+    fn reading(&self) -> Reading<'_> {
+        Reading { rule_sets: RuleSets::new(&self.meta), entries: LogEntries::default() }
+    }
+
     /// The stored input position of `source`, if any.
     pub fn position(&self, source: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.meta.get(format!("position/{source}"))?.map(|v| v.to_vec()))
@@ -499,11 +510,10 @@ impl Committer {
 
     /// The current price of a departure.
     pub fn price(&self, departure: &str) -> Result<Option<DeparturePrice>> {
-        let mut rule_sets = RuleSets::new(&self.meta);
-        let entries = &mut LogEntries::default();
+        let r = &mut self.reading();
         match self.locate(departure)? {
-            Where::Listed { version, at } => Ok(Some(self.version(departure, version, at, &mut rule_sets, entries)?.0)),
-            Where::Prices(value) => Ok(Some(self.whole(departure.as_bytes(), &value, &mut rule_sets, entries)?)),
+            Where::Listed { version, at } => Ok(Some(self.version(departure, version, at, r)?.0)),
+            Where::Prices(value) => Ok(Some(self.whole(departure.as_bytes(), &value, r)?)),
             Where::Nowhere => Ok(None),
         }
     }
@@ -533,65 +543,45 @@ impl Committer {
     }
 
     /// The whole current record of `departure`, listed in `current` at (`version`, `at`).
-    fn listed_whole(
-        &self,
-        departure: &str,
-        version: u64,
-        at: u64,
-        rule_sets: &mut RuleSets<'_>,
-        entries: &mut LogEntries,
-    ) -> Result<DeparturePrice> {
+    fn listed_whole(&self, departure: &str, version: u64, at: u64, r: &mut Reading<'_>) -> Result<DeparturePrice> {
         if at == 0 {
             let value = self.listed_in_prices(departure)?;
-            return self.whole(departure.as_bytes(), &value, rule_sets, entries);
+            return self.whole(departure.as_bytes(), &value, r);
         }
-        Ok(self.version(departure, version, at, rule_sets, entries)?.0)
+        Ok(self.version(departure, version, at, r)?.0)
     }
 
     /// The whole current record of the departure `key`, whose `prices` value is `value`.
-    fn whole(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        rule_sets: &mut RuleSets<'_>,
-        entries: &mut LogEntries,
-    ) -> Result<DeparturePrice> {
+    fn whole(&self, key: &[u8], value: &[u8], r: &mut Reading<'_>) -> Result<DeparturePrice> {
         let (version, at) = match current(value)? {
             Current::Whole(p) => return Ok(p),
             Current::Offer(offer) => (offer.version, offer.at),
             Current::At { version, at } => (version, at),
         };
-        Ok(self.version(&String::from_utf8_lossy(key), version, at, rule_sets, entries)?.0)
+        Ok(self.version(&String::from_utf8_lossy(key), version, at, r)?.0)
     }
 
     /// `departure`'s `version`, stored in `log` by the batch `at` (in its product's entry
     /// if `at` is marked [`GROUPED`], else alone) or, for 0, in `history`; and the `at` of
     /// the version before it (0: in `history`, or none).
-    fn version(
-        &self,
-        departure: &str,
-        version: u64,
-        at: u64,
-        rule_sets: &mut RuleSets<'_>,
-        entries: &mut LogEntries,
-    ) -> Result<(DeparturePrice, u64)> {
+    fn version(&self, departure: &str, version: u64, at: u64, r: &mut Reading<'_>) -> Result<(DeparturePrice, u64)> {
         let what = if at == 0 { "history" } else { "log" };
         let missing = || StateError::Corrupt { what, why: format!("{departure} has no version {version}") };
         if at & GROUPED != 0 {
             let (product, city_date) = split_departure(departure).unwrap_or((departure, ""));
-            let group = entries.get(&self.log, log_group_key(at & !GROUPED, product))?.ok_or_else(missing)?;
+            let group = r.entries.get(&self.log, log_group_key(at & !GROUPED, product))?.ok_or_else(missing)?;
             let (stored, link) = find_logged(&group, city_date, version)?.ok_or_else(missing)?;
-            return Ok((history_price(departure, stored, rule_sets)?, link));
+            return Ok((history_price(departure, stored, &mut r.rule_sets)?, link));
         }
         if at == 0 {
             let value = self.history.get(history_key(departure, version))?.ok_or_else(missing)?;
-            return Ok((history_price(departure, &value, rule_sets)?, 0));
+            return Ok((history_price(departure, &value, &mut r.rule_sets)?, 0));
         }
         let value = self.log.get(log_key(at, departure, version))?.ok_or_else(missing)?;
         let (stored, link) = value
             .split_last_chunk::<8>()
             .ok_or_else(|| StateError::Corrupt { what, why: format!("{departure} version {version} is too short") })?;
-        Ok((history_price(departure, stored, rule_sets)?, u64::from_be_bytes(*link)))
+        Ok((history_price(departure, stored, &mut r.rule_sets)?, u64::from_be_bytes(*link)))
     }
 
     /// The number of the next batch to write versions: one above the last in `log`.
@@ -606,35 +596,26 @@ impl Committer {
     /// Every current departure price of a product, in key order (city, then date).
     pub fn product_departure_prices(&self, product: &str) -> Result<Vec<DeparturePrice>> {
         let prefix = format!("{product}:");
-        let mut rule_sets = RuleSets::new(&self.meta);
-        let entries = &mut LogEntries::default();
+        let r = &mut self.reading();
         if let Some(value) = self.current.get(current::key(product))? {
-            return self.listed_prices(product, &value, &mut rule_sets, entries);
+            return self.listed_prices(product, &value, r);
         }
         let mut out = Vec::new();
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (k, v) = kv.into_inner()?;
-            out.push(self.whole(&k, &v, &mut rule_sets, entries)?);
+            out.push(self.whole(&k, &v, r)?);
         }
         Ok(out)
     }
 
     /// The current prices of the departures a product's `current` value lists, in key
     /// order.
-    fn listed_prices(
-        &self,
-        product: &str,
-        value: &[u8],
-        rule_sets: &mut RuleSets<'_>,
-        entries: &mut LogEntries,
-    ) -> Result<Vec<DeparturePrice>> {
+    fn listed_prices(&self, product: &str, value: &[u8], r: &mut Reading<'_>) -> Result<Vec<DeparturePrice>> {
         let mut listed = current::entries(value)?;
         listed.sort_unstable_by(|a, b| a.0.cmp(b.0));
         listed
             .into_iter()
-            .map(|(city_date, version, at)| {
-                self.listed_whole(&format!("{product}:{city_date}"), version, at, rule_sets, entries)
-            })
+            .map(|(city_date, version, at)| self.listed_whole(&format!("{product}:{city_date}"), version, at, r))
             .collect()
     }
 
@@ -642,17 +623,16 @@ impl Committer {
     /// each with the `at` of its version.
     pub fn product_offers(&self, product: &str) -> Result<BTreeMap<String, Offer>> {
         let prefix = format!("{product}:");
-        let mut rule_sets = RuleSets::new(&self.meta);
-        let entries = &mut LogEntries::default();
+        let r = &mut self.reading();
         let mut out = BTreeMap::new();
         if let Some(value) = self.current.get(current::key(product))? {
             for (city_date, version, at) in current::entries(&value)? {
                 let departure = format!("{prefix}{city_date}");
                 let offer = if at == 0 {
                     let value = self.listed_in_prices(&departure)?;
-                    self.prices_offer(&departure, &value, &mut rule_sets, entries)?
+                    self.prices_offer(&departure, &value, r)?
                 } else {
-                    Offer { at, ..Offer::of(self.version(&departure, version, at, &mut rule_sets, entries)?.0) }
+                    Offer { at, ..Offer::of(self.version(&departure, version, at, r)?.0) }
                 };
                 out.insert(city_date.to_owned(), offer);
             }
@@ -660,7 +640,7 @@ impl Committer {
         }
         for kv in self.prices.prefix(prefix.as_bytes()) {
             let (k, v) = kv.into_inner()?;
-            let offer = self.prices_offer(&String::from_utf8_lossy(&k), &v, &mut rule_sets, entries)?;
+            let offer = self.prices_offer(&String::from_utf8_lossy(&k), &v, r)?;
             out.insert(String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), offer);
         }
         Ok(out)
@@ -668,26 +648,18 @@ impl Committer {
 
     /// The offer of `departure`, whose `prices` value is `value`, with the `at` of its
     /// version (0: in `history`).
-    fn prices_offer(
-        &self,
-        departure: &str,
-        value: &[u8],
-        rule_sets: &mut RuleSets<'_>,
-        entries: &mut LogEntries,
-    ) -> Result<Offer> {
+    fn prices_offer(&self, departure: &str, value: &[u8], r: &mut Reading<'_>) -> Result<Offer> {
         Ok(match current(value)? {
             Current::Offer(offer) => offer,
             Current::Whole(p) => Offer::of(p),
-            Current::At { version, at } => {
-                Offer { at, ..Offer::of(self.version(departure, version, at, rule_sets, entries)?.0) }
-            }
+            Current::At { version, at } => Offer { at, ..Offer::of(self.version(departure, version, at, r)?.0) },
         })
     }
 
     /// Every stored version of a departure's price, oldest first: those in `log` read
     /// down the chain from the current one, after those written before `log` existed.
     pub fn history(&self, departure: &str) -> Result<Vec<DeparturePrice>> {
-        let mut rule_sets = RuleSets::new(&self.meta);
+        let r = &mut self.reading();
         let mut next = match self.locate(departure)? {
             Where::Listed { version, at } => Some((version, at)),
             Where::Prices(value) => match current(&value)? {
@@ -698,9 +670,8 @@ impl Committer {
             Where::Nowhere => None,
         };
         let mut newest_first = Vec::new();
-        let entries = &mut LogEntries::default();
         while let Some((version, at)) = next {
-            let (price, before) = self.version(departure, version, at, &mut rule_sets, entries)?;
+            let (price, before) = self.version(departure, version, at, r)?;
             newest_first.push(price);
             next = (before != 0 && version > 1).then(|| (version - 1, before));
         }
@@ -709,7 +680,7 @@ impl Committer {
         prefix.push(0);
         for kv in self.history.prefix(&prefix) {
             let (_, v) = kv.into_inner()?;
-            out.push(history_price(departure, &v, &mut rule_sets)?);
+            out.push(history_price(departure, &v, &mut r.rule_sets)?);
         }
         out.extend(newest_first.into_iter().rev());
         Ok(out)
@@ -724,8 +695,7 @@ impl Committer {
     /// where its departures' keys sort, merged with the `prices` values of products it
     /// does not list (stored before `current` existed).
     pub fn all_prices(&self) -> impl Iterator<Item = Result<DeparturePrice>> + '_ {
-        let mut rule_sets = RuleSets::new(&self.meta);
-        let mut entries = LogEntries::default();
+        let mut r = self.reading();
         let mut listed = self.current.iter().map(|kv| kv.into_inner()).peekable();
         let mut before = self.prices.iter().map(|kv| kv.into_inner()).peekable();
         let mut ready = VecDeque::new();
@@ -753,10 +723,10 @@ impl Committer {
                     Err(e) => return Some(Err(e.into())),
                 };
                 if !listed_first {
-                    return Some(self.whole(&k, &v, &mut rule_sets, &mut entries));
+                    return Some(self.whole(&k, &v, &mut r));
                 }
                 let product = String::from_utf8_lossy(&k[..k.len().saturating_sub(1)]).into_owned();
-                match self.listed_prices(&product, &v, &mut rule_sets, &mut entries) {
+                match self.listed_prices(&product, &v, &mut r) {
                     Ok(prices) => ready.extend(prices.into_iter().map(Ok)),
                     Err(e) => ready.push_back(Err(e)),
                 }
