@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Parser;
 use pricing_runtime::engine::{EngineConfig, Plugin, PluginHost, PluginSet};
-use pricing_runtime::pipeline::{Pipeline, PipelineConfig, Stats};
+use pricing_runtime::pipeline::{Input, Pipeline, PipelineConfig, Stats};
 use pricing_runtime::sink::FileSink;
 use pricing_runtime::source::Runner;
 use pricing_runtime::state::State;
@@ -214,18 +214,12 @@ fn run(args: &Args, backend: &str) -> Result<Report> {
     let chunks: Vec<&[&str]> = stream.chunks(args.batch_size).collect();
     let mut batch = chunks.first().map(|c| inputs(c, done)).unwrap_or_default();
     for (i, chunk) in chunks.iter().enumerate() {
-        let next = match chunks.get(i + 1) {
-            Some(next) if !args.no_read_ahead => inputs(next, done + chunk.len()),
-            _ => Vec::new(),
-        };
+        let following = chunks.get(i + 1).map(|c| inputs(c, done + chunk.len())).unwrap_or_default();
+        let next: &[Input] = if args.no_read_ahead { &[] } else { &following };
         in_flight.push_back((Instant::now(), chunk.len()));
-        runner.batch_then(&batch, &next, "bench", (done as u64).to_le_bytes().to_vec())?;
+        runner.batch_then(&batch, next, "bench", (done as u64).to_le_bytes().to_vec())?;
         landed(&mut runner, &mut in_flight);
-        batch = if next.is_empty() {
-            chunks.get(i + 1).map(|c| inputs(c, done + chunk.len())).unwrap_or_default()
-        } else {
-            next
-        };
+        batch = following;
         done += chunk.len();
         progress(backend, "stream", done - load_lines, stream.len(), started);
     }

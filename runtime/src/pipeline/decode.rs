@@ -47,8 +47,8 @@ fn decode_input(config: &PipelineConfig, plugins: &PluginSet, input: &Input) -> 
 /// is priced: decoding and the quote checks were about a tenth of the pricing thread's
 /// time, and half of that stayed on it even with the helper below. After its first
 /// chunk it stops when that pricing ends, so the pricing thread waits for a chunk at
-/// most; the batch decodes what is left itself. Used only for the very inputs, and the very plugins, it
-/// was decoded with.
+/// most; the batch decodes what is left itself. Used only for the very inputs, and the
+/// very plugins, it was decoded with.
 pub(super) struct Ahead {
     /// The plugins it was decoded with, by kind: kept, so that a set swapped in since
     /// can never be taken for them.
@@ -89,10 +89,10 @@ impl Ahead {
 
 /// Decodes `inputs` and hands each, with what was found, to `each`, in order; stops at
 /// `each`'s first error. Inputs decoded ahead (`ready`, for the first of these very
-/// inputs) are handed on as they are. The rest: a batch of more than one chunk is decoded by a
-/// helper thread and this one, each taking the next chunk not yet taken, while this one
-/// applies them in order: at large batches, decoding and the quote checks were a
-/// seventh of this (the pricing) thread's time.
+/// inputs) are handed on as they are. Of the rest, a batch of more than one chunk is
+/// decoded by a helper thread and this one, each taking the next chunk not yet taken,
+/// while this one applies them in order: at large batches, decoding and the quote checks
+/// were a seventh of this (the pricing) thread's time.
 pub(super) fn decoded<E>(
     config: &PipelineConfig,
     plugins: &PluginSet,
