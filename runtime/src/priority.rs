@@ -7,14 +7,22 @@
 //! average. They now run at a lower priority ([`BACKGROUND_NICE`] above the process's):
 //! they take the CPU the pricing thread leaves, which was enough for them to keep up.
 //! In alternating runs of the 1,003,200-departure flight stream (README, benchmark)
-//! this took the stream from 88,000-96,000 to 100,800-101,600 events/s.
+//! 5 steps took the stream from 88,000-96,000 to 100,800-101,600 events/s.
+//!
+//! 10 steps, not 5: by Linux's weights, a thread 5 steps nicer still gets a quarter of a
+//! core it shares with the pricing thread, 10 steps nicer a tenth. The background
+//! threads need about 10 CPU s over a 12 s stream, less than the other core, so they
+//! still keep up. Measured in
+//! one binary, alternating: 102,620-103,608 events/s at 10 against 96,904-98,506 at 5;
+//! in two later series of separate builds the difference was within the machine's
+//! noise (README, benchmark).
 //!
 //! Linux keeps a nice value per thread, and `setpriority(PRIO_PROCESS, 0)` sets the
 //! calling thread's alone. Where it cannot be set (another platform, a limit), the
 //! threads keep the process's priority, as before.
 
 /// How much lower (in nice steps) the background threads run than the process.
-pub const BACKGROUND_NICE: i32 = 5;
+pub const BACKGROUND_NICE: i32 = 10;
 
 /// The highest nice value.
 const NICEST: i32 = 19;

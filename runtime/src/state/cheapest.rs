@@ -61,7 +61,7 @@ impl Cheapest {
         if old == new {
             return;
         }
-        let Some((city, date)) = city_date.split_once(':') else { return };
+        let Some((city, date)) = super::split_colon(city_date) else { return };
         let c = match self.cities.get_mut(city) {
             Some(c) => c,
             None => self.cities.entry(city.to_owned()).or_default(),

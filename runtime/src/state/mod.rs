@@ -308,15 +308,25 @@ pub fn json_record<T: Serialize>(v: &T) -> Arc<[u8]> {
 /// `PRODUCT` and `CITY:DATE` of a departure key.
 #[must_use]
 pub fn split_departure(key: &str) -> Option<(&str, &str)> {
-    key.split_once(':')
+    split_colon(key)
 }
 
 /// `PRODUCT`, `CITY` and `DATE` of a departure key.
 #[must_use]
 pub fn departure_parts(key: &str) -> Option<(&str, &str, &str)> {
-    let (product, rest) = split_departure(key)?;
-    let (city, date) = rest.split_once(':')?;
+    let (product, rest) = split_colon(key)?;
+    let (city, date) = split_colon(rest)?;
     Some((product, city, date))
+}
+
+/// `s` split at its first `:`. Every new price version splits its departure's id, a
+/// few dozen bytes, where a plain scan beats `str::split_once`'s `memchr`, made for long
+/// texts: that took 3.3 % of the pricing thread's samples in a profile of the flight
+/// stream.
+pub(crate) fn split_colon(s: &str) -> Option<(&str, &str)> {
+    let at = s.bytes().position(|b| b == b':')?;
+    // `:` is one byte of ASCII, so both sides are whole UTF-8.
+    Some((&s[..at], &s[at + 1..]))
 }
 
 /// Replaces `out` with `a\0b\0`: the prefix of every key under (a, b).
@@ -968,6 +978,20 @@ mod tests {
         b.insert(&state.ks.prices, at, price_at(11 | GROUPED, 2));
         b.commit().expect("commits");
         [whole_price, old_price, new_price, at_price, at_first]
+    }
+
+    /// Ids split at their first two `:`s, whatever the bytes around them; an id with
+    /// fewer is not a departure's.
+    #[test]
+    fn departure_ids_split_into_product_city_and_date() {
+        assert_eq!(departure_parts("P1:SHA:2026-12-01"), Some(("P1", "SHA", "2026-12-01")));
+        assert_eq!(departure_parts("Ü-ÿ:上海:2026:12"), Some(("Ü-ÿ", "上海", "2026:12")));
+        assert_eq!(departure_parts("::"), Some(("", "", "")));
+        assert_eq!(departure_parts("P1:SHA"), None);
+        assert_eq!(departure_parts("P1"), None);
+        assert_eq!(split_departure("P1:SHA:2026-12-01"), Some(("P1", "SHA:2026-12-01")));
+        assert_eq!(split_departure("P1"), None);
+        assert_eq!(split_colon(""), None);
     }
 
     /// `prices` points into `log`; folders written before that hold offers pointing into
