@@ -12,10 +12,9 @@
 //! 10 steps, not 5: by Linux's weights, a thread 5 steps nicer still gets a quarter of a
 //! core it shares with the pricing thread, 10 steps nicer a tenth. The background
 //! threads need about 10 CPU s over a 12 s stream, less than the other core, so they
-//! still keep up. Measured in
-//! one binary, alternating: 102,620-103,608 events/s at 10 against 96,904-98,506 at 5;
-//! in two later series of separate builds the difference was within the machine's
-//! noise (README, benchmark).
+//! still keep up. Measured in one binary, alternating: 102,620-103,608 events/s at 10
+//! against 96,904-98,506 at 5; in two later series of separate builds the difference
+//! was within the machine's noise (README, benchmark).
 //!
 //! Linux keeps a nice value per thread, and `setpriority(PRIO_PROCESS, 0)` sets the
 //! calling thread's alone. Where it cannot be set (another platform, a limit), the

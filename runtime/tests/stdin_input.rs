@@ -1,10 +1,16 @@
 //! `pricing run -` reads NDJSON events from stdin: the same events piped in or read
 //! from a file give the same prices and the same records, and piping them in again (a
-//! restart: stdin is never resumed) applies nothing twice.
+//! restart: stdin is never resumed) applies nothing twice. A live pipe's batch runs as
+//! soon as its lines are in: stdin is not read ahead like a file.
+
+mod common;
 
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::process::{RUN_TIMEOUT, Run};
 
 use pricing_runtime::source::STDIN_SOURCE;
 use pricing_runtime::state::{DeparturePrice, State};
@@ -182,4 +188,50 @@ fn stdin_and_files_mix_in_one_run() {
     assert_eq!(mixed_counters, whole_counters);
     assert_eq!(prices(&mixed), prices(&whole_data));
     assert_eq!(records(&mixed), records(&whole_data));
+}
+
+/// A file's next batch is read before the one before it runs (decoding ahead); a pipe's
+/// is not, or each batch would wait for the next one's lines. Here the writer stops after
+/// one batch and waits, pipe open, for that batch's dead letters.
+#[test]
+fn a_batch_on_a_live_pipe_runs_before_the_next_lines_arrive() {
+    let batch: usize = BATCH.parse().expect("batch size");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut run = Run::spawn_fed(
+        ["run", "-", "--batch-size", BATCH, "--admin-listen", "127.0.0.1:0", "--data"]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .chain([data.as_os_str()]),
+        &[],
+        dir.path().join("pricing.log"),
+    );
+    let mut stdin = run.child.stdin.take().expect("stdin piped");
+    for i in 0..batch {
+        writeln!(stdin, "not an event {i}").expect("writes");
+    }
+    stdin.flush().expect("flushes");
+    let dlq = data.join("dlq.ndjson");
+    let written = || std::fs::read_to_string(&dlq).unwrap_or_default().lines().count();
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while written() < batch {
+        assert!(run.exited().is_none(), "pricing ended early:\n{}", run.log());
+        assert!(Instant::now() < deadline, "the first batch did not run in {RUN_TIMEOUT:?}:\n{}", run.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let first = common::json_lines(&dlq);
+    assert_eq!(first.len(), batch, "one batch's dead letters, no more");
+    for (i, letter) in first.iter().enumerate() {
+        assert_eq!(letter["reason_class"], "not_json", "{letter}");
+        assert_eq!(letter["origin"]["line"], i + 1, "{letter}");
+    }
+    assert!(run.exited().is_none(), "still reading the open pipe");
+
+    let events = workload();
+    stdin.write_all(&events).expect("writes the rest");
+    drop(stdin); // the end of the input
+    let counters = run.finish();
+    let lines = events.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(counters["events"], (batch + lines) as u64, "{counters}");
+    assert!(counters["departure_records"].as_u64().is_some_and(|n| n > 0), "the rest is priced: {counters}");
 }
