@@ -9,7 +9,6 @@ mod common;
 
 use std::io::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use common::http::{TOKEN, post};
 use common::process::Run;
@@ -35,15 +34,6 @@ fn dead_letters(data: &Path) -> Vec<serde_json::Value> {
     text.lines().map(|l| serde_json::from_str(l).expect("JSON dead letter")).collect()
 }
 
-/// Waits until `ready` holds, failing after a generous time.
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn a_python_plugin_deployed_while_running_prices_a_new_kind() {
     let ticket = std::fs::read(&common::foreign::build().ticket).expect("reads ticket.wasm");
@@ -63,7 +53,7 @@ fn a_python_plugin_deployed_while_running_prices_a_new_kind() {
     // No plugin prices `ticket` yet: the product is dead-lettered, nothing is priced.
     writeln!(stdin, "{PRODUCT_SEQ1}").expect("writes");
     stdin.flush().expect("flushes");
-    wait_until("the unknown-kind dead letter", || !dead_letters(&data).is_empty());
+    run.wait_until("the unknown-kind dead letter", || !dead_letters(&data).is_empty());
     let first = &dead_letters(&data)[0];
     assert!(first["reason"].as_str().is_some_and(|r| r.contains("ticket")), "{first}");
     assert!(std::fs::read_to_string(data.join("departure-prices.ndjson")).unwrap_or_default().is_empty());

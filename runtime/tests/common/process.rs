@@ -88,12 +88,21 @@ impl Run {
 
     /// Waits until its log contains `text`, failing if it ends first or takes too long.
     pub fn wait_for_log(&mut self, text: &str) {
+        let log = self.log.clone();
+        self.wait_until(&format!("logging {text:?}"), || {
+            std::fs::read_to_string(&log).unwrap_or_default().contains(text)
+        });
+    }
+
+    /// Waits until `ready` holds (`what`), failing if the run ends first or it takes
+    /// longer than [`RUN_TIMEOUT`].
+    pub fn wait_until(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
         let deadline = Instant::now() + RUN_TIMEOUT;
-        while !self.log().contains(text) {
+        while !ready() {
             if let Some(status) = self.exited() {
-                panic!("pricing ended ({status}) before logging {text:?}:\n{}", self.log());
+                panic!("pricing ended ({status}) before {what}:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "pricing did not log {text:?} in {RUN_TIMEOUT:?}:\n{}", self.log());
+            assert!(Instant::now() < deadline, "pricing: no {what} in {RUN_TIMEOUT:?}:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
