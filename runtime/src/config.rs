@@ -16,6 +16,7 @@ use crate::engine::EngineConfig;
 use crate::kafka::KafkaConfig;
 use crate::ops::OpsConfig;
 use crate::pipeline::PipelineConfig;
+use crate::priority;
 use crate::source::STDIN_NAME;
 
 /// The data folder when neither the config nor the command line names one.
@@ -247,6 +248,13 @@ impl Config {
         }
         if self.engine.memory_limit_mib == 0 {
             return Err("`engine.memory_limit_mib` must be at least 1".into());
+        }
+        if !(0..=priority::NICEST).contains(&self.pipeline.background_nice) {
+            return Err(format!(
+                "`pipeline.background_nice` must be 0 to {}, not {}",
+                priority::NICEST,
+                self.pipeline.background_nice
+            ));
         }
         if self.pipeline.currency.trim().is_empty() {
             return Err("`pipeline.currency` must not be empty".into());

@@ -260,6 +260,8 @@ fn run(
         }
         None => None,
     };
+    // Before the state starts fjall's threads, which it lowers.
+    pricing_runtime::priority::set_background_nice(config.pipeline.background_nice);
     let state = State::open(&data.join("state")).with_context(|| format!("opening state in {}", data.display()))?;
     ops.state_opened(state.committer());
     let mut sink: Box<dyn Sink> = if config.kafka.enabled() {

@@ -16,24 +16,45 @@
 //! against 96,904-98,506 at 5; in two later series of separate builds the difference
 //! was within the machine's noise (README, benchmark).
 //!
+//! The steps are a setting (`pipeline.background_nice`, 0 to turn it off): nice is
+//! relative to every thread on the machine, so on a host shared with other busy
+//! processes the lowered threads yield to those too, and a commit can fall behind.
+//!
 //! Linux keeps a nice value per thread, and `setpriority(PRIO_PROCESS, 0)` sets the
 //! calling thread's alone. Where it cannot be set (another platform, a limit), the
 //! threads keep the process's priority, as before.
 
-/// How much lower (in nice steps) the background threads run than the process.
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// How much lower (in nice steps) the background threads run than the process, unless
+/// [`set_background_nice`] says otherwise (`pipeline.background_nice`).
 pub const BACKGROUND_NICE: i32 = 10;
 
-/// The highest nice value.
-const NICEST: i32 = 19;
+/// The highest nice value, and the most steps a thread can be lowered by.
+pub const NICEST: i32 = 19;
+
+/// The steps [`background`] lowers by: one setting for the process, as the threads it
+/// lowers are started from many places (the runner, the sinks, the state, the pipeline).
+static STEPS: AtomicI32 = AtomicI32::new(BACKGROUND_NICE);
+
+/// Sets how many nice steps (0 to [`NICEST`]; 0: none) the background threads started
+/// from now on are lowered by. Called once, before the state is opened.
+pub fn set_background_nice(steps: i32) {
+    STEPS.store(steps.clamp(0, NICEST), Ordering::Relaxed);
+}
 
 /// Lowers the calling thread to the background priority.
 pub fn background() {
-    lower(None);
+    lower(None, STEPS.load(Ordering::Relaxed));
 }
 
 /// Lowers fjall's threads (named `fjall…`: fjall starts them itself) to the background
 /// priority.
 pub fn background_fjall() {
+    let steps = STEPS.load(Ordering::Relaxed);
+    if steps == 0 {
+        return;
+    }
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
     for task in tasks.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
@@ -43,14 +64,17 @@ pub fn background_fjall() {
         if let Some(tid) =
             task.file_name().to_str().and_then(|t| t.parse().ok()).and_then(rustix::process::Pid::from_raw)
         {
-            lower(Some(tid));
+            lower(Some(tid), steps);
         }
     }
 }
 
-fn lower(thread: Option<rustix::process::Pid>) {
+fn lower(thread: Option<rustix::process::Pid>, steps: i32) {
+    if steps == 0 {
+        return;
+    }
     let Ok(now) = rustix::process::getpriority_process(thread) else { return };
-    let to = (now + BACKGROUND_NICE).min(NICEST);
+    let to = (now + steps).min(NICEST);
     if let Err(e) = rustix::process::setpriority_process(thread, to) {
         tracing::debug!(error = %e, "cannot lower a background thread's priority");
     }
@@ -71,5 +95,17 @@ mod tests {
         .expect("joins");
         assert_eq!(inside, (before + BACKGROUND_NICE).min(NICEST));
         assert_eq!(rustix::process::getpriority_process(None).expect("reads"), before, "this thread unchanged");
+    }
+
+    #[test]
+    fn zero_steps_leave_a_thread_at_its_priority() {
+        let before = rustix::process::getpriority_process(None).expect("reads the priority");
+        let inside = std::thread::spawn(|| {
+            lower(None, 0);
+            rustix::process::getpriority_process(None).expect("reads the priority")
+        })
+        .join()
+        .expect("joins");
+        assert_eq!(inside, before);
     }
 }

@@ -43,6 +43,7 @@ fn the_example_parses_to_the_values_it_documents() {
                 currency: "CNY".into(),
                 supplier_required: vec!["hotel".into()],
                 max_call_departures: 50_000,
+                background_nice: 10,
             },
             engine: EngineSection { call_budget_ms: 2000, memory_limit_mib: 128 },
             admin: AdminConfig {
@@ -72,6 +73,8 @@ fn the_example_names_every_field() {
         "batch_size",
         "currency",
         "supplier_required",
+        "max_call_departures",
+        "background_nice",
         "call_budget_ms",
         "memory_limit_mib",
         "enabled",
@@ -162,6 +165,12 @@ fn values_that_cannot_work_are_refused() {
     assert!(message.contains("pipeline.max_call_departures"), "{message}");
     let message = refused("[pipeline]\ncurrency = \"\"\n");
     assert!(message.contains("pipeline.currency"), "{message}");
+    for steps in ["-1", "20"] {
+        let message = refused(&format!("[pipeline]\nbackground_nice = {steps}\n"));
+        assert!(message.contains("pipeline.background_nice") && message.contains("0 to 19"), "{message}");
+    }
+    let config = load("[pipeline]\nbackground_nice = 0\n").expect("0 turns it off");
+    assert_eq!(config.pipeline.background_nice, 0);
 }
 
 #[test]

@@ -40,11 +40,23 @@ pub struct PipelineConfig {
     /// memory, and one over a whole catalog (a product load, an insurance plan's change)
     /// would outgrow the memory limit and leave every departure in it unavailable.
     pub max_call_departures: usize,
+    /// How many nice steps below the process the threads beside the pricing thread run
+    /// (decoding ahead, commits, the output writer, fjall's worker), 0 to 19; 0 leaves
+    /// them at the process's priority. On a machine of its own the engine runs faster
+    /// with them lowered (see [`crate::priority`]); on one shared with other busy
+    /// processes, lowered threads also yield to those, so a commit can fall behind:
+    /// lower this there. Set once per process, when `pricing run` starts. Default 10.
+    pub background_nice: i32,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { currency: "CNY".into(), supplier_required: vec!["hotel".into()], max_call_departures: 100_000 }
+        PipelineConfig {
+            currency: "CNY".into(),
+            supplier_required: vec!["hotel".into()],
+            max_call_departures: 100_000,
+            background_nice: crate::priority::BACKGROUND_NICE,
+        }
     }
 }
 
