@@ -45,7 +45,9 @@ pub struct PipelineConfig {
     /// them at the process's priority. On a machine of its own the engine runs faster
     /// with them lowered (see [`crate::priority`]); on one shared with other busy
     /// processes, lowered threads also yield to those, so a commit can fall behind:
-    /// lower this there. Set once per process, when `pricing run` starts. Default 10.
+    /// lower this there. One setting per process: `pricing run` applies it
+    /// ([`crate::priority::set_background_nice`]) before it opens the state; a program
+    /// that embeds the pipeline calls that itself. Default 10.
     pub background_nice: i32,
 }
 

@@ -311,6 +311,12 @@ pub fn split_departure(key: &str) -> Option<(&str, &str)> {
     split_colon(key)
 }
 
+/// The product and `CITY:DATE` parts of a departure id; one without a product part is
+/// its own product.
+pub(crate) fn product_of(id: &str) -> (&str, &str) {
+    split_departure(id).unwrap_or((id, ""))
+}
+
 /// `PRODUCT`, `CITY` and `DATE` of a departure key.
 #[must_use]
 pub fn departure_parts(key: &str) -> Option<(&str, &str, &str)> {
@@ -532,7 +538,7 @@ impl Committer {
     /// one, lists all its departures with a price; else (a product not re-priced since
     /// `current` existed) its `prices` value says.
     fn locate(&self, departure: &str) -> Result<Where> {
-        let (product, city_date) = split_departure(departure).unwrap_or((departure, ""));
+        let (product, city_date) = product_of(departure);
         let Some(value) = self.current.get(current::key(product))? else {
             return Ok(self.prices.get(departure.as_bytes())?.map_or(Where::Nowhere, Where::Prices));
         };
@@ -578,7 +584,7 @@ impl Committer {
         let what = if at == 0 { "history" } else { "log" };
         let missing = || StateError::Corrupt { what, why: format!("{departure} has no version {version}") };
         if at & GROUPED != 0 {
-            let (product, city_date) = split_departure(departure).unwrap_or((departure, ""));
+            let (product, city_date) = product_of(departure);
             let group = r.entries.get(&self.log, log_group_key(at & !GROUPED, product))?.ok_or_else(missing)?;
             let (stored, link) = find_logged(&group, city_date, version)?.ok_or_else(missing)?;
             return Ok((history_price(departure, stored, &mut r.rule_sets)?, link));

@@ -24,7 +24,7 @@ use pricing_sdk::wire::EncodedResource;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    GROUPED, Pending, Result, State, StateError, current, from_postcard, postcard_bytes, push_logged, split_departure,
+    GROUPED, Pending, Result, State, StateError, current, from_postcard, postcard_bytes, product_of, push_logged,
     write_pair_prefix,
 };
 
@@ -177,7 +177,7 @@ impl Resource {
 }
 
 /// What a buyer sees of a departure's current price, its version, and where that version
-/// is stored (the `current` keyspace holds only the last two: see `current.rs`). Two offers are
+/// is stored (its product's `current` entry says where: see `current.rs`). Two offers are
 /// equal when their versions and what they say are: `at` is only where the record is.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Offer {
@@ -742,15 +742,9 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// The product and `CITY:DATE` parts of a departure id. Ids are `PRODUCT:CITY:DATE`
-/// (see [`super::PriceRef::key`]); one without a product part is its own product.
 /// The [`available_price`] of the departure in `slot`.
 fn price_in(entries: &[Entry], slot: Slot) -> Option<i64> {
     available_price(entries[slot.index()].offer.as_ref().and_then(Option::as_ref))
-}
-
-fn product_of(id: &str) -> (&str, &str) {
-    split_departure(id).unwrap_or((id, ""))
 }
 
 #[cfg(test)]
