@@ -139,11 +139,12 @@ const AT_ONLY: u8 = 0;
 
 /// A `prices` value as the engine wrote it before `current` (which lists a product's
 /// departures in one entry instead of one entry each): where the departure's current
-/// version is in `log`, and nothing more. The engine keeps current offers in its working set and reads a product's from
-/// `log` when it first touches it (one point read per departure), so `prices` need not
-/// hold them: 19 bytes, which fjall stores inline in its memtables (no allocation per
-/// value), instead of the offer's 70-odd, and the keyspace fjall rewrites most while
-/// compacting (departures are overwritten in random order) is a few times smaller.
+/// version is in `log`, and nothing more. The engine keeps current offers in its
+/// working set and reads a product's from `log` when it first touches it (one point
+/// read per departure), so `prices` need not hold them: 19 bytes, which fjall stores
+/// inline in its memtables (no allocation per value), instead of the offer's 70-odd,
+/// and the keyspace fjall rewrites most while compacting (departures are overwritten in
+/// random order) is a few times smaller.
 /// In alternating runs of the 601,500-departure pipeline benchmark (longer stream) this
 /// alone took fjall's workers from 7.0-7.5 to 6.4-6.8 CPU s; grouping `log` by product
 /// then took them to 4.4-5.1 and the whole process from 46-51 to 39-40 (see the README).
